@@ -1,0 +1,231 @@
+"""Typed run configuration: dataclasses with defaults, filled from one YAML file and ``key=value`` overrides.
+
+A config file has up to five sections (``data``, ``model``, ``optim``, ``train``, ``range``); every key is
+checked against the dataclass below, so a typo or a wrong type is an error naming the file and the key, not
+a silently ignored option. The resolved config is written into the run folder (``config.yaml``) and into
+every checkpoint.
+
+Overrides on the command line name ``section.key=value`` (``train.epochs=3``); a key that exists in one
+section only may drop the section (``resume=runs/x/last.pt``). Values are parsed as YAML scalars.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pcseg.errors import PcsegError
+
+
+@dataclass
+class DataConfig:
+    dataset: str = "s3dis"            # s3dis | semantickitti
+    root: str = "data/s3dis_cache"    # prepared S3DIS cache, or the SemanticKITTI root (has sequences/)
+    test_area: int = 5                # S3DIS area held out for validation/eval
+    train_areas: list[int] | None = None   # None: every area but test_area
+    train_sequences: list[str] = field(default_factory=lambda: ["00", "01", "02", "03", "04", "05", "06",
+                                                                "07", "09", "10"])
+    val_sequences: list[str] = field(default_factory=lambda: ["08"])
+    block_size: float = 1.0           # PointNet protocol: 1 m x 1 m columns
+    block_stride: float = 0.5         # training stride
+    eval_stride: float = 0.5          # evaluation stride (overlapping blocks, logits averaged)
+    num_points: int = 4096            # points per block
+    min_block_points: int = 100       # training blocks with fewer points are skipped
+    num_workers: int = 2
+
+
+@dataclass
+class ModelConfig:
+    name: str = "pointnet"
+    args: dict[str, Any] = field(default_factory=dict)   # keyword arguments of create_model(name, ...)
+
+
+@dataclass
+class OptimConfig:
+    name: str = "adam"                # adam | adamw | sgd
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    momentum: float = 0.9             # sgd only
+    lr_decay_steps: int = 300_000     # step decay: lr *= lr_decay_rate every lr_decay_steps optimiser steps
+    lr_decay_rate: float = 0.5
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 50
+    batch_size: int = 24
+    seed: int = 0
+    val_every: int = 1                # validate on whole rooms/scans every N epochs (0: never)
+    out: str = "runs/run"             # run folder
+    resume: str | None = None         # checkpoint to continue from
+    device: str = "auto"              # auto | cpu | cuda
+    amp: bool = True                  # mixed precision (CUDA only)
+    max_steps_per_epoch: int | None = None   # cap the epoch length (demo configs)
+    log_every: int = 10
+    loss: str = "ce"                  # ce | ce+lovasz
+    class_weights: str = "none"       # none | inverse_sqrt (from training label frequencies)
+
+
+@dataclass
+class RangeConfig:
+    """Spherical projection (RangeNet++, PRBonn/lidar-bonnetal `train/common/laserscan.py`)."""
+
+    height: int = 64
+    width: int = 2048
+    fov_up: float = 3.0
+    fov_down: float = -25.0
+    knn: bool = True                  # RangeNet++ kNN post-processing on back-projection
+    knn_k: int = 5
+    knn_window: int = 5
+    knn_sigma: float = 1.0
+    knn_cutoff: float = 1.0
+    viewpoints: int = 2               # S3DIS: virtual scanner positions per room
+    mean: list[float] | None = None   # per-channel normalisation; None: dataset defaults
+    std: list[float] | None = None
+
+
+@dataclass
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    range: RangeConfig = field(default_factory=RangeConfig)
+
+
+def _check_type(value: Any, tp: Any, where: str, key: str) -> Any:
+    """Return ``value`` converted to ``tp`` where that is lossless (int -> float), else raise."""
+    origin = typing.get_origin(tp)
+    if tp is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _check_type(value, arg, where, key)
+            except PcsegError as exc:
+                errors.append(exc)
+        raise errors[0]
+    if origin is list:
+        if not isinstance(value, (list, tuple)):
+            raise PcsegError(where, f"{key} must be a list, got {value!r}")
+        (item,) = typing.get_args(tp)
+        return [_check_type(v, item, where, f"{key}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise PcsegError(where, f"{key} must be a mapping, got {value!r}")
+        return dict(value)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise PcsegError(where, f"{key} must be true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise PcsegError(where, f"{key} must be an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise PcsegError(where, f"{key} must be a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            raise PcsegError(where, f"{key} must be a string, got {value!r}")
+        return str(value)
+    raise TypeError(f"unsupported config type {tp!r}")
+
+
+def _fill(cls: type, data: Any, where: str, prefix: str) -> Any:
+    if not isinstance(data, dict):
+        raise PcsegError(where, f"{prefix or 'config'} must be a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise PcsegError(where, f"unknown key {prefix}{unknown[0]} (valid: {', '.join(sorted(names))})")
+    values = {}
+    for name, value in data.items():
+        tp = hints[name]
+        if dataclasses.is_dataclass(tp):
+            values[name] = _fill(tp, value, where, f"{prefix}{name}.")
+        else:
+            values[name] = _check_type(value, tp, where, f"{prefix}{name}")
+    return cls(**values)
+
+
+def config_from_dict(data: dict, where: str = "config") -> Config:
+    return _fill(Config, data, where, "")
+
+
+def config_to_dict(cfg: Config) -> dict:
+    return dataclasses.asdict(cfg)
+
+
+def apply_overrides(data: dict, overrides: list[str], where: str = "command line") -> dict:
+    """Apply ``section.key=value`` strings to a plain config dict (before type checking)."""
+    import yaml
+
+    sections = {f.name: {g.name for g in dataclasses.fields(typing.get_type_hints(Config)[f.name])}
+                for f in dataclasses.fields(Config)}
+    for item in overrides:
+        if "=" not in item:
+            raise PcsegError(where, f"override {item!r} is not key=value")
+        key, raw = item.split("=", 1)
+        try:
+            value = yaml.safe_load(raw) if raw != "" else None
+        except yaml.YAMLError:
+            value = raw
+        parts = key.split(".")
+        if len(parts) == 1:
+            owners = [s for s, keys in sections.items() if parts[0] in keys]
+            if len(owners) != 1:
+                raise PcsegError(where, f"unknown key {key!r}" if not owners else
+                                 f"key {key!r} is ambiguous: say {' or '.join(o + '.' + key for o in owners)}")
+            parts = [owners[0], parts[0]]
+        node = data
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise PcsegError(where, f"{key}: {part} is not a section")
+        node[parts[-1]] = value
+    return data
+
+
+def load_config(path: str | os.PathLike | None, overrides: list[str] | None = None) -> Config:
+    """Read a YAML config (or start from defaults when ``path`` is None), apply overrides, type-check."""
+    import yaml
+
+    data: dict = {}
+    where = str(path) if path is not None else "config"
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise PcsegError(p, "config file not found")
+        try:
+            data = yaml.safe_load(p.read_text()) or {}
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            raise PcsegError(p, f"not valid YAML ({str(exc).splitlines()[0]})") from None
+        if not isinstance(data, dict):
+            raise PcsegError(p, "a config file must be a YAML mapping of sections")
+    cfg = config_from_dict(data, where)
+    if overrides:
+        cfg = config_from_dict(apply_overrides(config_to_dict(cfg), overrides), f"{where} (with overrides)")
+    return cfg
+
+
+def save_config(cfg: Config, path: str | os.PathLike) -> None:
+    """Write the resolved config as YAML, atomically."""
+    import yaml
+
+    from pcseg.utils import atomic_write_text
+
+    atomic_write_text(path, yaml.safe_dump(config_to_dict(cfg), sort_keys=False))

@@ -1,0 +1,33 @@
+import pytest
+
+from pcseg.config import load_config
+from pcseg.errors import PcsegError
+
+
+def test_defaults_and_overrides(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text("train:\n  epochs: 3\nmodel:\n  name: pointnet\n  args: {width: 0.25}\n")
+    cfg = load_config(p, ["train.batch_size=8", "resume=x.pt", "optim.lr=1"])
+    assert cfg.train.epochs == 3 and cfg.train.batch_size == 8 and cfg.train.resume == "x.pt"
+    assert cfg.optim.lr == 1.0 and isinstance(cfg.optim.lr, float)
+    assert cfg.model.args == {"width": 0.25}
+
+
+@pytest.mark.parametrize("text,needle", [
+    ("train:\n  epoch: 3\n", "train.epoch"),
+    ("train:\n  epochs: three\n", "train.epochs"),
+    ("train:\n  amp: 1\n", "train.amp"),
+    ("bogus: {}\n", "bogus"),
+    ("- a\n- b\n", "mapping"),
+])
+def test_bad_config_names_file_and_key(tmp_path, text, needle):
+    p = tmp_path / "bad.yaml"
+    p.write_text(text)
+    with pytest.raises(PcsegError) as exc:
+        load_config(p)
+    assert "bad.yaml" in str(exc.value) and needle in str(exc.value)
+
+
+def test_bad_override():
+    with pytest.raises(PcsegError, match="unknown key"):
+        load_config(None, ["nosuchkey=1"])
