@@ -16,3 +16,7 @@ class PcsegError(Exception):
         self.where = None if where is None else str(where)
         self.problem = problem
         super().__init__(f"{self.where}: {problem}" if self.where else problem)
+
+    def __reduce__(self):
+        # rebuild from (where, problem) so the error survives worker processes (DataLoader, prepare)
+        return (type(self), (self.where, self.problem))
