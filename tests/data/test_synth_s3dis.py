@@ -1,0 +1,104 @@
+"""Synthetic rooms in the raw S3DIS layout."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pcseg.classes import S3DIS
+from pcseg.cli import main
+from pcseg.data.synth_s3dis import ALIGNED, synth_s3dis
+from pcseg.io.s3dis import find_rooms, read_s3dis_room
+
+LINE = re.compile(rb"^-?\d+\.\d{3} -?\d+\.\d{3} -?\d+\.\d{3} (\d{1,3}) (\d{1,3}) (\d{1,3})$")
+
+
+@pytest.fixture(scope="module")
+def default_set(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("synth")
+    synth_s3dis(out)                     # the default set (areas 1 and 5, 3 rooms each, ~100k points a room)
+    return out
+
+
+def files(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_same_seed_same_bytes(tmp_path):
+    synth_s3dis(tmp_path / "a", areas=[2], rooms_per_area=2, points_per_room=4000, seed=7)
+    synth_s3dis(tmp_path / "b", areas=[2], rooms_per_area=2, points_per_room=4000, seed=7)
+    synth_s3dis(tmp_path / "c", areas=[2], rooms_per_area=2, points_per_room=4000, seed=8)
+    a, b, c = files(tmp_path / "a"), files(tmp_path / "b"), files(tmp_path / "c")
+    assert a == b
+    assert a.keys() != c.keys() or a != c
+    # a room does not depend on how many rooms are written after it
+    synth_s3dis(tmp_path / "d", areas=[2], rooms_per_area=1, points_per_room=4000, seed=7)
+    d = files(tmp_path / "d")
+    assert all(a[k] == v for k, v in d.items())
+
+
+def test_layout_and_line_format(default_set):
+    root = default_set / ALIGNED
+    assert sorted(p.name for p in root.iterdir()) == ["Area_1", "Area_5"]
+    assert sorted(p.name for p in (root / "Area_1").iterdir()) == ["conferenceRoom_1", "hallway_1", "office_1"]
+    assert not [p for p in default_set.rglob(".*")]          # no temp folders left
+    room = root / "Area_1" / "office_1"
+    annotations = sorted((room / "Annotations").iterdir())
+    names = [p.stem for p in annotations]
+    assert all(re.fullmatch(r"[a-z]+_\d+", n) and n.rsplit("_", 1)[0] in S3DIS.names for n in names)
+    assert {"wall_1", "wall_2", "wall_3", "wall_4", "ceiling_1", "floor_1"} <= set(names)
+    whole = (room / "office_1.txt").read_bytes()
+    # the room file is all annotation files concatenated
+    assert sorted(whole.splitlines()) == sorted(l for p in annotations for l in p.read_bytes().splitlines())
+    lines = whole.splitlines()
+    assert whole.endswith(b"\n")
+    for line in lines[::97]:
+        m = LINE.match(line)
+        assert m, line
+        assert all(0 <= int(v) <= 255 for v in m.groups())
+
+
+def test_default_set_has_all_classes_and_sizes(default_set):
+    rooms = find_rooms(default_set)
+    assert [(a, r) for a, r, _ in rooms][:3] == [("Area_1", "conferenceRoom_1"), ("Area_1", "hallway_1"),
+                                                ("Area_1", "office_1")]
+    counts = np.zeros(S3DIS.num_classes, dtype=np.int64)
+    colors, labels = [], []
+    for _, _, room_dir in rooms:
+        cloud = read_s3dis_room(room_dir)
+        assert cloud.meta["repairs"] == []
+        assert 40_000 <= len(cloud) <= 160_000
+        counts += np.bincount(cloud.label, minlength=S3DIS.num_classes)
+        colors.append(cloud.color)
+        labels.append(cloud.label)
+        # rooms are boxes: the floor is flat at the bottom, the ceiling flat at the top
+        z = cloud.coord[:, 2]
+        floor, ceiling = z[cloud.label == S3DIS.index("floor")], z[cloud.label == S3DIS.index("ceiling")]
+        assert floor.std() < 0.01 and ceiling.std() < 0.01 and 2.5 < ceiling.mean() - floor.mean() < 3.3
+    assert (counts > 0).all(), dict(zip(S3DIS.names, counts))
+    # colour alone does not separate the classes: a nearest-class-mean colour rule is wrong most of the time
+    x, y = np.concatenate(colors), np.concatenate(labels)
+    means = np.stack([x[y == k].mean(0) for k in range(S3DIS.num_classes)])
+    pred = np.argmin(((x[::7, None, :] - means[None]) ** 2).sum(-1), axis=1)
+    assert (pred == y[::7]).mean() < 0.6
+
+
+def test_points_option_scales(tmp_path):
+    small = synth_s3dis(tmp_path / "s", areas=[3], rooms_per_area=1, points_per_room=5000)
+    large = synth_s3dis(tmp_path / "l", areas=[3], rooms_per_area=1, points_per_room=20000)
+    assert 3.5 < large["points"] / small["points"] < 4.5
+    assert sum(small["class_points"].values()) == small["points"]
+
+
+def test_cli(tmp_path, capsys):
+    assert main(["synth", "s3dis", str(tmp_path), "--areas", "4", "--rooms", "1", "--points", "3000"]) == 0
+    assert (tmp_path / ALIGNED / "Area_4" / "office_1" / "office_1.txt").is_file()
+    assert "1 rooms" in capsys.readouterr().out
+    assert main(["synth", "s3dis", str(tmp_path), "--rooms", "0"]) == 2
+    (tmp_path / "file").write_text("x")
+    assert main(["synth", "s3dis", str(tmp_path / "file")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "file" in err[1]
