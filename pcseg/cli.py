@@ -63,10 +63,13 @@ def _parser() -> argparse.ArgumentParser:
         s.add_argument("input")
         s.add_argument("--labels", default=None, help="predicted labels (.npy or .label)")
         s.add_argument("--gt", default=None, help="ground-truth labels (.npy or .label)")
+        s.add_argument("--classes", choices=("s3dis", "semantickitti"), default=None,
+                       help="class set of the labels (default: semantickitti for .label/.bin, else s3dis)")
         if name == "render":
             s.add_argument("--out", required=True)
             s.add_argument("--view", choices=("top", "oblique"), default="oblique")
-            s.add_argument("--size", type=int, nargs=2, default=(1280, 960), metavar=("W", "H"))
+            s.add_argument("--size", type=int, nargs=2, default=None, metavar=("W", "H"),
+                           help="image size (default: 1280 960, or 1800 720 with --side-by-side)")
             s.add_argument("--side-by-side", action="store_true", help="prediction | ground truth | errors")
         s.set_defaults(handler=f"pcseg.vis.commands:{name}")
 
