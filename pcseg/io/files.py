@@ -1,0 +1,769 @@
+"""Generic point-cloud files: PLY, PCD, LAS/LAZ, NPY, KITTI ``.bin`` (+ ``.label``), and the writers.
+
+``read_cloud(path, labels=None)`` picks the reader from the extension; each reader is also public. All of
+them return a :class:`~pcseg.io.cloud.Cloud` and raise :class:`~pcseg.errors.PcsegError` naming the file for
+missing, empty, truncated or malformed input.
+
+Conventions shared by the readers:
+
+* Points with a NaN or infinite coordinate are dropped and counted in ``meta["dropped_nan"]``, except when
+  labels come from a separate file: dropping would misalign them, so that is an error.
+* Coordinates that do not fit float32 precisely (any |x|, |y| or |z| above 100 km, typical of georeferenced
+  LAS) are stored relative to ``meta["origin"]`` (float64, the floor of the minimum corner), so that
+  ``coord + origin`` gives the file's coordinates; float32 would otherwise round them to centimetres or worse.
+* Colours become float32 in [0, 1]: 8-bit values / 255, 16-bit values / 65535; float colours are taken as
+  [0, 1] unless they exceed 1 (then / 255).
+* ``meta["source"]`` is the path read; ``meta["fields"]`` holds per-point scalar fields the Cloud has no
+  slot for (e.g. PLY ``curvature``), already filtered like the points.
+
+NPY column convention for plain (N, C) float arrays (a structured array uses field names like PLY):
+
+====  =====================================================================================
+C     columns
+====  =====================================================================================
+3     x y z
+4     x y z intensity
+5     x y z intensity label                 (SemanticKITTI-style scan with labels)
+6     x y z r g b
+7     x y z r g b label                     (PointNet's ``stanford_indoor3d/*.npy``, charlesq34/pointnet
+                                            `sem_seg/indoor3d_util.py` collect_point_label)
+====  =====================================================================================
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from pcseg.classes import SEMANTICKITTI, ClassSet, kitti_class_to_raw, kitti_raw_to_class
+from pcseg.errors import PcsegError
+from pcseg.io.cloud import Cloud
+from pcseg.utils import atomic_path
+
+FLOAT32_SAFE = 1.0e5  # metres; float32 keeps ~1 cm below this magnitude (2**17 m has an ulp of 1/64 m)
+
+_INTENSITY = {"intensity", "scalar_intensity", "remission", "reflectance", "scalar_reflectance"}
+_LABEL = {"label", "class", "scalar_label", "semantic_label", "sem_label", "scalar_class"}
+_COLOR = (("red", "green", "blue"), ("r", "g", "b"), ("diffuse_red", "diffuse_green", "diffuse_blue"))
+_NORMAL = (("nx", "ny", "nz"), ("normal_x", "normal_y", "normal_z"))
+
+
+# --------------------------------------------------------------------------------------------------- helpers
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise PcsegError(path, "no such file")
+    if not path.is_file():
+        raise PcsegError(path, "not a file")
+    if path.stat().st_size == 0:
+        raise PcsegError(path, "empty file")
+
+
+def _scale_color(path: Path, rgb: np.ndarray) -> np.ndarray:
+    """Integer or float colour channels -> float32 in [0, 1] (see the module docstring)."""
+    rgb = np.asarray(rgb)
+    if rgb.size == 0:
+        return rgb.astype(np.float32)
+    if np.issubdtype(rgb.dtype, np.integer):
+        top = 65535.0 if rgb.max() > 255 else 255.0
+        return np.clip(rgb.astype(np.float64) / top, 0.0, 1.0).astype(np.float32)
+    rgb = rgb.astype(np.float64)
+    if not np.all(np.isfinite(rgb)):
+        raise PcsegError(path, "non-finite colour values")
+    if rgb.max() > 1.0:
+        rgb = rgb / (65535.0 if rgb.max() > 255 else 255.0)
+    return np.clip(rgb, 0.0, 1.0).astype(np.float32)
+
+
+def _as_labels(path: Path, values: np.ndarray) -> np.ndarray:
+    values = np.asarray(values)
+    if np.issubdtype(values.dtype, np.floating):
+        if not np.all(np.isfinite(values)) or np.any(values != np.round(values)) \
+                or np.any(np.abs(values) > 2**53):
+            raise PcsegError(path, "label values are not integers")
+    return values.astype(np.int64)
+
+
+def _pick(names: dict[str, str], options: set[str]) -> str | None:
+    """The first field whose lower-cased name is in ``options`` (``names`` maps lower -> real name)."""
+    for low, real in names.items():
+        if low in options:
+            return real
+    return None
+
+
+def _cloud_from_fields(path: Path, get: Callable[[str], np.ndarray], field_names: list[str],
+                       external_labels: bool, meta: dict[str, Any]) -> Cloud:
+    """Build a Cloud from named per-point fields (PLY, PCD, structured NPY)."""
+    names = {n.lower(): n for n in field_names}
+    if not all(axis in names for axis in ("x", "y", "z")):
+        raise PcsegError(path, f"no x, y, z fields (found: {', '.join(field_names) or 'none'})")
+    used = {names["x"], names["y"], names["z"]}
+    with np.errstate(invalid="ignore"):  # signalling NaNs warn when widened; _finish drops them
+        coord = np.stack([np.asarray(get(names[a]), dtype=np.float64) for a in ("x", "y", "z")], axis=1)
+    color = normal = intensity = label = None
+    for trio in _COLOR:
+        if all(c in names for c in trio):
+            color = _scale_color(path, np.stack([get(names[c]) for c in trio], axis=1))
+            used.update(names[c] for c in trio)
+            break
+    for trio in _NORMAL:
+        if all(c in names for c in trio):
+            normal = np.stack([np.asarray(get(names[c]), dtype=np.float32) for c in trio], axis=1)
+            used.update(names[c] for c in trio)
+            break
+    name = _pick(names, _INTENSITY)
+    if name:
+        intensity = np.asarray(get(name), dtype=np.float32)
+        used.add(name)
+    name = _pick(names, _LABEL)
+    if name:
+        label = _as_labels(path, get(name))
+        used.add(name)
+    extra = {n: np.asarray(get(n)) for n in field_names if n not in used and n != "_"}
+    if extra:
+        meta["fields"] = extra
+    return _finish(path, coord, color=color, intensity=intensity, normal=normal, label=label, meta=meta,
+                   external_labels=external_labels)
+
+
+def _finish(path: Path, coord: np.ndarray, *, color: np.ndarray | None = None,
+            intensity: np.ndarray | None = None, normal: np.ndarray | None = None,
+            label: np.ndarray | None = None, meta: dict[str, Any] | None = None,
+            external_labels: bool = False) -> Cloud:
+    """Drop non-finite points (or refuse, with external labels), recentre huge coordinates, build the Cloud.
+
+    Shapes: coord (N, 3) any float; per-point arrays (N, ...) and per-point arrays in meta["fields"],
+    meta["classification"], meta["raw_label"] are filtered alike.
+    """
+    meta = dict(meta or {})
+    meta.setdefault("source", str(path))
+    with np.errstate(invalid="ignore"):  # signalling NaNs warn when widened; they are dropped below
+        coord = np.asarray(coord, dtype=np.float64).reshape(-1, 3)
+    finite = np.all(np.isfinite(coord), axis=1)
+    dropped = int(len(coord) - np.count_nonzero(finite))
+    if dropped:
+        if external_labels:
+            first = int(np.flatnonzero(~finite)[0])
+            raise PcsegError(path, f"{dropped} points have NaN/inf coordinates (first: point {first}); "
+                                   f"they cannot be dropped because the labels come from a separate file")
+        keep = np.flatnonzero(finite)
+        coord = coord[keep]
+        color, intensity, normal, label = (None if a is None else np.asarray(a)[keep]
+                                           for a in (color, intensity, normal, label))
+        for key in ("classification", "raw_label"):
+            if key in meta:
+                meta[key] = np.asarray(meta[key])[keep]
+        if "fields" in meta:
+            meta["fields"] = {k: np.asarray(v)[keep] for k, v in meta["fields"].items()}
+    meta["dropped_nan"] = dropped
+    if len(coord) and np.abs(coord).max() > FLOAT32_SAFE:
+        origin = np.floor(coord.min(axis=0))
+        coord = coord - origin
+        meta["origin"] = origin
+    if len(coord) == 0:
+        raise PcsegError(path, "no points" + (f" ({dropped} NaN/inf points dropped)" if dropped else ""))
+    if np.abs(coord).max() >= np.finfo(np.float32).max:
+        raise PcsegError(path, "coordinates span more than float32 can hold")
+    return Cloud(coord=coord, color=color, intensity=intensity, normal=normal, label=label, meta=meta)
+
+
+# ------------------------------------------------------------------------------------------------------ PLY
+
+_PLY_TYPES = {"char": "i1", "int8": "i1", "uchar": "u1", "uint8": "u1", "short": "i2", "int16": "i2",
+              "ushort": "u2", "uint16": "u2", "int": "i4", "int32": "i4", "uint": "u4", "uint32": "u4",
+              "float": "f4", "float32": "f4", "double": "f8", "float64": "f8"}
+
+
+def _read_header(path: Path, raw: bytes, end_marker: re.Pattern[bytes], limit: int = 65536) -> tuple[list[str], int]:
+    """Header lines (decoded, stripped) up to and including the line matching ``end_marker``, and the byte
+    offset where the body starts."""
+    m = end_marker.search(raw[:limit])
+    if not m:
+        raise PcsegError(path, "header not terminated (truncated or not this format)")
+    head = raw[:m.end()]
+    try:
+        text = head.decode("ascii")
+    except UnicodeDecodeError:
+        raise PcsegError(path, "header is not ASCII text") from None
+    return [line.strip() for line in text.splitlines()], m.end()
+
+
+def _read_bytes(path: Path) -> bytes:
+    _check_file(path)
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise PcsegError(path, f"cannot read: {e.strerror or e}") from None
+
+
+def _ascii_rows(path: Path, body: np.ndarray, skip: int, rows: int, ncols: int, what: str) -> np.ndarray:
+    """Parse ``rows`` text lines after skipping ``skip`` lines; NaN/inf tokens accepted (dropped later).
+
+    Shapes: body (B,) uint8 -> (rows, ncols) float64.
+    """
+    from pcseg.io.textparse import parse_table, with_sentinel
+
+    newlines = np.flatnonzero(body == 10)
+    start = 0 if skip == 0 else (int(newlines[skip - 1]) + 1 if len(newlines) >= skip else len(body))
+    last = skip + rows - 1
+    if rows == 0:
+        return np.zeros((0, ncols))
+    if last < len(newlines):
+        stop = int(newlines[last]) + 1
+    else:
+        stop = len(body)
+        if last > len(newlines):  # not even an unterminated final line for every row
+            raise PcsegError(path, f"truncated: {what} needs {rows} data lines, the file has "
+                                   f"{max(len(newlines) + 1 - skip, 0)}")
+
+    def fix(line: bytes, lineno: int, found: int) -> list[float] | None:
+        tokens = line.split()
+        if not tokens:
+            return None
+        if len(tokens) != ncols:
+            raise PcsegError(path, f"{what} line {lineno}: expected {ncols} values, found {len(tokens)}")
+        try:
+            return [float(t) for t in tokens]
+        except ValueError:
+            raise PcsegError(path, f"{what} line {lineno}: not a number in {line[:60]!r}") from None
+
+    table = parse_table(with_sentinel(body[start:stop]), ncols, fix)
+    if len(table) != rows:
+        raise PcsegError(path, f"{what}: expected {rows} rows, found {len(table)} (blank lines inside the data?)")
+    return table
+
+
+def read_ply(path: str | os.PathLike, external_labels: bool = False) -> Cloud:
+    """PLY (ascii, binary_little_endian, binary_big_endian): the ``vertex`` element's x, y, z and, when
+    present, red/green/blue, nx/ny/nz, intensity and label fields (other scalars go to meta["fields"]).
+
+    Shapes: -> coord (N, 3) and the optional per-point arrays of Cloud.
+    """
+    path = Path(path)
+    raw = _read_bytes(path)
+    if not raw.startswith(b"ply"):
+        raise PcsegError(path, "not a PLY file (no 'ply' magic)")
+    lines, body_start = _read_header(path, raw, re.compile(rb"^end_header[ \t]*\r?\n", re.M))
+    fmt = None
+    elements: list[list[Any]] = []  # [name, count, [(prop, dtype) | (prop, None, count_t, item_t)]]
+    for line in lines[1:]:
+        parts = line.split()
+        if not parts or parts[0] in ("comment", "obj_info", "end_header"):
+            continue
+        try:
+            if parts[0] == "format":
+                fmt = parts[1]
+            elif parts[0] == "element":
+                elements.append([parts[1], int(parts[2]), []])
+            elif parts[0] == "property":
+                if not elements:
+                    raise PcsegError(path, "property before any element in the header")
+                if parts[1] == "list":
+                    elements[-1][2].append((parts[4], None, _PLY_TYPES[parts[2]], _PLY_TYPES[parts[3]]))
+                else:
+                    elements[-1][2].append((parts[2], _PLY_TYPES[parts[1]]))
+            else:
+                raise PcsegError(path, f"unknown header line {line[:60]!r}")
+        except (IndexError, KeyError, ValueError):
+            raise PcsegError(path, f"bad header line {line[:60]!r}") from None
+    if fmt not in ("ascii", "binary_little_endian", "binary_big_endian"):
+        raise PcsegError(path, f"unknown PLY format {fmt!r}")
+    names = [e[0] for e in elements]
+    if "vertex" not in names:
+        raise PcsegError(path, "no vertex element")
+    vi = names.index("vertex")
+    vertex = elements[vi]
+    if any(len(p) == 4 for p in vertex[2]):
+        raise PcsegError(path, "list properties in the vertex element are not supported")
+    if any(e[1] < 0 for e in elements):
+        raise PcsegError(path, "negative element count")
+    props = [p[0] for p in vertex[2]]
+    meta: dict[str, Any] = {"format": f"ply {fmt}"}
+    if fmt == "ascii":
+        skip = sum(e[1] for e in elements[:vi])
+        body = np.frombuffer(raw, dtype=np.uint8, offset=body_start)
+        table = _ascii_rows(path, body, skip, vertex[1], len(props), "vertex")
+        columns = {name: table[:, i].astype(dtype) if np.issubdtype(np.dtype(dtype), np.floating)
+                   else _ascii_int(path, table[:, i], dtype, name) for i, (name, dtype) in enumerate(vertex[2])}
+        get = columns.__getitem__
+    else:
+        order = "<" if fmt == "binary_little_endian" else ">"
+        offset = body_start
+        for e in elements[:vi]:
+            if any(len(p) == 4 for p in e[2]):
+                raise PcsegError(path, f"binary element {e[0]!r} with list properties before the vertices "
+                                       "is not supported")
+            offset += e[1] * sum(np.dtype(p[1]).itemsize for p in e[2])
+        try:
+            dtype = np.dtype([(name, order + t) for name, t in vertex[2]])
+        except (TypeError, ValueError):
+            raise PcsegError(path, "duplicate or invalid vertex property names") from None
+        need = vertex[1] * dtype.itemsize
+        if offset + need > len(raw):
+            raise PcsegError(path, f"truncated: {vertex[1]} vertices need {need} bytes, "
+                                   f"{max(len(raw) - offset, 0)} present")
+        data = np.frombuffer(raw, dtype=dtype, count=vertex[1], offset=offset)
+        get = lambda name: data[name].astype(data.dtype[name].newbyteorder("="))  # noqa: E731
+    return _cloud_from_fields(path, get, props, external_labels, meta)
+
+
+def _ascii_int(path: Path, values: np.ndarray, dtype: str, name: str) -> np.ndarray:
+    finite = np.isfinite(values)
+    if not np.all(finite) or np.any(values != np.round(values)):
+        raise PcsegError(path, f"integer property {name!r} holds non-integer values")
+    return values.astype(dtype)
+
+
+# ------------------------------------------------------------------------------------------------------ PCD
+
+_PCD_TYPES = {("F", 4): "f4", ("F", 8): "f8", ("U", 1): "u1", ("U", 2): "u2", ("U", 4): "u4", ("U", 8): "u8",
+              ("I", 1): "i1", ("I", 2): "i2", ("I", 4): "i4", ("I", 8): "i8"}
+
+_kernels: dict[str, Callable] = {}
+
+
+def _lzf_kernel(src, dst):  # pragma: no cover - compiled by numba
+    """LZF decompression (the format of liblzf's lzf_d.c, used by PCL's binary_compressed).
+
+    A control byte below 32 starts a literal run of ctrl + 1 bytes; otherwise the top 3 bits are the match
+    length - 2 (7 means "add the next byte"), and the low 5 bits plus the next byte the back distance - 1.
+    Returns the number of bytes written, or -1 on corrupt/truncated input.
+    """
+    ip = 0
+    op = 0
+    n = src.shape[0]
+    m = dst.shape[0]
+    while ip < n:
+        ctrl = np.int64(src[ip])
+        ip += 1
+        if ctrl < 32:
+            length = ctrl + 1
+            if ip + length > n or op + length > m:
+                return -1
+            for k in range(length):
+                dst[op + k] = src[ip + k]
+            ip += length
+            op += length
+        else:
+            length = ctrl >> 5
+            if length == 7:
+                if ip >= n:
+                    return -1
+                length += np.int64(src[ip])
+                ip += 1
+            if ip >= n:
+                return -1
+            ref = op - ((ctrl & 31) << 8) - np.int64(src[ip]) - 1
+            ip += 1
+            length += 2
+            if ref < 0 or op + length > m:
+                return -1
+            for k in range(length):
+                dst[op + k] = dst[ref + k]
+            op += length
+    return op
+
+
+def lzf_decompress(data: bytes | np.ndarray, size: int) -> np.ndarray | None:
+    """Decompress LZF ``data`` into exactly ``size`` bytes; None if the stream is corrupt or the wrong size.
+
+    Shapes: -> (size,) uint8.
+    """
+    fn = _kernels.get("lzf")
+    if fn is None:
+        import numba
+
+        fn = _kernels["lzf"] = numba.njit(cache=True, nogil=True)(_lzf_kernel)
+    src = np.frombuffer(data, dtype=np.uint8) if isinstance(data, (bytes, bytearray)) else data
+    dst = np.empty(size, dtype=np.uint8)
+    got = fn(src, dst)
+    return dst if got == size else None
+
+
+def read_pcd(path: str | os.PathLike, external_labels: bool = False) -> Cloud:
+    """PCD v0.7 (ascii, binary, binary_compressed): fields x y z, rgb/rgba (packed), intensity, label,
+    normal_x/y/z; other fields go to meta["fields"]. meta["width"], meta["height"] keep the organisation.
+
+    Shapes: -> coord (N, 3) and the optional per-point arrays of Cloud.
+    """
+    path = Path(path)
+    raw = _read_bytes(path)
+    lines, body_start = _read_header(path, raw, re.compile(rb"^DATA[ \t]+\S+[ \t]*\r?\n", re.M))
+    head: dict[str, list[str]] = {}
+    for line in lines:
+        if line and not line.startswith("#"):
+            parts = line.split()
+            head[parts[0].upper()] = parts[1:]
+    try:
+        fields = head["FIELDS"]
+        sizes = [int(s) for s in head["SIZE"]]
+        types = [t.upper() for t in head["TYPE"]]
+        counts = [int(c) for c in head.get("COUNT", ["1"] * len(fields))]
+        width = int(head["WIDTH"][0])
+        height = int(head.get("HEIGHT", ["1"])[0])
+        points = int(head.get("POINTS", [str(width * height)])[0])
+        data_kind = head["DATA"][0].lower()
+    except (KeyError, IndexError, ValueError) as e:
+        raise PcsegError(path, f"bad PCD header ({e.__class__.__name__}: {e})") from None
+    if not (len(fields) == len(sizes) == len(types) == len(counts)):
+        raise PcsegError(path, "FIELDS, SIZE, TYPE and COUNT have different lengths")
+    if points < 0 or any(c < 1 for c in counts) or sum(counts) > 100_000:
+        raise PcsegError(path, "POINTS below 0, or a COUNT below 1 or absurdly large")
+    try:
+        base = [_PCD_TYPES[(t, s)] for t, s in zip(types, sizes)]
+    except KeyError as e:
+        raise PcsegError(path, f"unsupported TYPE/SIZE {e.args[0]}") from None
+    # one column per value; a field with COUNT > 1 becomes name_0, name_1...; padding fields "_" skipped later
+    cols: list[tuple[str, str]] = []
+    for name, t, c in zip(fields, base, counts):
+        cols += [(name, t)] if c == 1 else [(f"{name}_{i}", t) for i in range(c)]
+    unique = [f"__pad{i}" if n == "_" else n for i, (n, _) in enumerate(cols)]
+    if len(set(unique)) != len(unique):
+        raise PcsegError(path, "duplicate field names")
+    meta: dict[str, Any] = {"format": f"pcd {data_kind}", "width": width, "height": height}
+    row_bytes = sum(np.dtype(t).itemsize for _, t in cols)
+
+    if data_kind == "ascii":
+        body = np.frombuffer(raw, dtype=np.uint8, offset=body_start)
+        table = _ascii_rows(path, body, 0, points, len(cols), "point")
+        arrays = {}
+        for i, (name, t) in enumerate(cols):
+            arrays[unique[i]] = (table[:, i].astype(t) if np.dtype(t).kind == "f"
+                                 else _ascii_int(path, table[:, i], t, name))
+    elif data_kind == "binary":
+        need = points * row_bytes
+        if body_start + need > len(raw):
+            raise PcsegError(path, f"truncated: {points} points need {need} bytes, {len(raw) - body_start} present")
+        rec = np.frombuffer(raw, dtype=np.dtype([(u, "<" + t) for u, (_, t) in zip(unique, cols)]),
+                            count=points, offset=body_start)
+        arrays = {u: rec[u] for u in unique}
+    elif data_kind == "binary_compressed":
+        if body_start + 8 > len(raw):
+            raise PcsegError(path, "truncated: no compressed-size header")
+        csize, usize = (int(v) for v in np.frombuffer(raw, dtype="<u4", count=2, offset=body_start))
+        if usize != points * row_bytes:
+            raise PcsegError(path, f"compressed block unpacks to {usize} bytes, {points} points need "
+                                   f"{points * row_bytes}")
+        if usize > 128 * csize + 64:  # LZF expands at most ~88x (a 264-byte match costs 3 bytes)
+            raise PcsegError(path, f"corrupt binary_compressed sizes ({csize} -> {usize} bytes)")
+        if body_start + 8 + csize > len(raw):
+            raise PcsegError(path, f"truncated: compressed block of {csize} bytes, "
+                                   f"{len(raw) - body_start - 8} present")
+        src = np.frombuffer(raw, dtype=np.uint8, count=csize, offset=body_start + 8)
+        dec = lzf_decompress(src, usize) if usize else np.zeros(0, np.uint8)
+        if dec is None:
+            raise PcsegError(path, "corrupt LZF data in the binary_compressed block")
+        arrays, offset = {}, 0
+        for u, (_, t) in zip(unique, cols):  # column-major: all points of one field, then the next
+            arrays[u] = np.frombuffer(dec, dtype="<" + t, count=points, offset=offset)
+            offset += points * np.dtype(t).itemsize
+    else:
+        raise PcsegError(path, f"unknown DATA kind {data_kind!r}")
+
+    rgb_name = next((n for n in unique if n.lower() in ("rgb", "rgba")), None)
+    if rgb_name is not None:
+        packed = np.ascontiguousarray(arrays.pop(rgb_name))
+        if packed.dtype.itemsize != 4:
+            raise PcsegError(path, f"field {rgb_name!r} must be 4 bytes (packed colour)")
+        packed = packed.astype(packed.dtype.newbyteorder("=")).view(np.uint32)
+        for shift, channel in ((16, "red"), (8, "green"), (0, "blue")):
+            arrays[channel] = ((packed >> shift) & 0xFF).astype(np.uint8)
+    names = [n for n in arrays if not n.startswith("__pad")]
+    return _cloud_from_fields(path, arrays.__getitem__, names, external_labels, meta)
+
+
+# ------------------------------------------------------------------------------------------------- LAS/LAZ
+
+
+def read_las(path: str | os.PathLike, external_labels: bool = False) -> Cloud:
+    """LAS/LAZ via laspy (LAZ through the lazrs backend): scaled x, y, z; red/green/blue when present;
+    intensity (raw sensor units); ASPRS classification in meta["classification"] (not Cloud.label, since
+    ASPRS classes are not a pcseg class set).
+
+    Shapes: -> coord (N, 3), color (N, 3) or None, intensity (N,); meta["classification"] (N,) uint8.
+    """
+    path = Path(path)
+    _check_file(path)
+    try:
+        import laspy
+    except ImportError as e:  # pragma: no cover - laspy is a dependency
+        raise ImportError("reading LAS/LAZ needs laspy: pip install 'laspy[lazrs]'") from e
+    try:
+        las = laspy.read(path)
+        dims = set(las.point_format.dimension_names)
+        coord = np.stack([np.asarray(las.x), np.asarray(las.y), np.asarray(las.z)], axis=1)
+        color = None
+        if {"red", "green", "blue"} <= dims:
+            color = np.stack([np.asarray(las.red), np.asarray(las.green), np.asarray(las.blue)], axis=1)
+        intensity = np.asarray(las.intensity, dtype=np.float32)
+        classification = np.asarray(las.classification).astype(np.uint8)
+    except Exception as e:  # laspy raises many kinds (LaspyException, ValueError, lazrs errors) on bad files
+        if isinstance(e, (MemoryError, KeyboardInterrupt)):
+            raise
+        raise PcsegError(path, f"not a readable LAS/LAZ file ({e.__class__.__name__}: {str(e)[:120]})") from None
+    meta: dict[str, Any] = {"format": f"las {las.header.version} point format {las.header.point_format.id}",
+                            "classification": classification}
+    if color is not None:
+        meta["color_bits"] = 16 if color.max(initial=0) > 255 else 8  # many files store 8-bit values
+        color = _scale_color(path, color)
+    return _finish(path, coord, color=color, intensity=intensity, meta=meta, external_labels=external_labels)
+
+
+# ------------------------------------------------------------------------------------------------------ NPY
+
+
+def _load_npy(path: Path) -> np.ndarray:
+    _check_file(path)
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except MemoryError:
+        raise
+    except Exception as e:  # numpy raises ValueError, EOFError, OSError, zipfile.BadZipFile... on bad bytes
+        raise PcsegError(path, f"not a readable .npy array ({str(e)[:120]})") from None
+    if not isinstance(arr, np.ndarray):
+        if hasattr(arr, "close"):
+            arr.close()
+        raise PcsegError(path, "not a single .npy array (an .npz archive?)")
+    return arr
+
+
+def read_npy(path: str | os.PathLike, external_labels: bool = False) -> Cloud:
+    """``.npy``: a plain (N, 3..7) numeric array (column convention in the module docstring) or a
+    structured array with named fields (x, y, z, red/green/blue, intensity, label, nx/ny/nz...).
+
+    Shapes: -> coord (N, 3) and the optional per-point arrays of Cloud.
+    """
+    path = Path(path)
+    _check_file(path)
+    arr = _load_npy(path)
+    meta: dict[str, Any] = {"format": "npy"}
+    if arr.dtype.names:
+        flat = arr.reshape(-1)
+        odd = [n for n in arr.dtype.names if arr.dtype[n].shape or arr.dtype[n].kind not in "fiub"]
+        if odd:
+            raise PcsegError(path, f"structured field {odd[0]!r} is not a numeric scalar")
+        return _cloud_from_fields(path, flat.__getitem__, list(arr.dtype.names), external_labels, meta)
+    if arr.dtype.kind not in "fiu" or arr.ndim != 2 or not 3 <= arr.shape[1] <= 7:
+        raise PcsegError(path, f"expected an (N, 3..7) numeric array or a structured array, found "
+                               f"{arr.dtype} {arr.shape}")
+    c = arr.shape[1]
+    coord = arr[:, :3]
+    color = intensity = label = None
+    if c in (6, 7):
+        color = _scale_color(path, arr[:, 3:6])
+    if c in (4, 5):
+        intensity = arr[:, 3]
+    if c in (5, 7):
+        label = _as_labels(path, arr[:, -1])
+    meta["columns"] = {3: "xyz", 4: "xyz i", 5: "xyz i label", 6: "xyz rgb", 7: "xyz rgb label"}[c]
+    return _finish(path, coord, color=color, intensity=intensity, label=label, meta=meta,
+                   external_labels=external_labels)
+
+
+# ------------------------------------------------------------------------------------------ KITTI .bin/.label
+
+
+def read_kitti_bin(path: str | os.PathLike, external_labels: bool = False) -> Cloud:
+    """KITTI Velodyne scan: float32 records ``x y z remission`` (remission -> Cloud.intensity).
+
+    Shapes: -> coord (N, 3), intensity (N,).
+    """
+    path = Path(path)
+    _check_file(path)
+    size = path.stat().st_size
+    if size % 16:
+        raise PcsegError(path, f"size {size} is not a multiple of 16 bytes (float32 x y z remission)")
+    scan = np.fromfile(path, dtype="<f4").reshape(-1, 4)
+    return _finish(path, scan[:, :3], intensity=scan[:, 3], meta={"format": "kitti bin"},
+                   external_labels=external_labels)
+
+
+def read_kitti_label(path: str | os.PathLike) -> np.ndarray:
+    """A SemanticKITTI ``.label`` file -> raw semantic ids (the low 16 bits; the high 16 are the instance).
+
+    Shapes: -> (N,) uint32.
+    """
+    path = Path(path)
+    _check_file(path)
+    size = path.stat().st_size
+    if size % 4:
+        raise PcsegError(path, f"size {size} is not a multiple of 4 bytes (uint32 labels)")
+    return np.fromfile(path, dtype="<u4") & np.uint32(0xFFFF)
+
+
+def find_kitti_labels(scan: str | os.PathLike) -> Path | None:
+    """The ``.label`` file of a scan: ``../labels/<stem>.label`` (SemanticKITTI layout), else
+    ``<stem>.label`` beside it, else None."""
+    scan = Path(scan)
+    for candidate in (scan.parent.parent / "labels" / f"{scan.stem}.label", scan.with_suffix(".label")):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def read_labels(path: str | os.PathLike, class_set: ClassSet | None = None) -> np.ndarray:
+    """Per-point labels from a file: ``.label`` (raw SemanticKITTI ids -> SEMANTICKITTI classes) or ``.npy``
+    (class indices as pcseg saves them: integers, -1 = ignore; checked against ``class_set`` when given).
+
+    Shapes: -> (N,) int64.
+    """
+    path = Path(path)
+    ext = path.suffix.lower()
+    if ext == ".label":
+        if class_set is not None and class_set.name != SEMANTICKITTI.name:
+            raise PcsegError(path, f".label files hold SemanticKITTI ids, not {class_set.name} classes")
+        return kitti_raw_to_class(read_kitti_label(path))
+    if ext != ".npy":
+        raise PcsegError(path, "unknown label file type (expected .label or .npy)")
+    arr = _load_npy(path)
+    if arr.dtype.kind not in "iu" or arr.ndim not in (1, 2) \
+            or (arr.ndim == 2 and arr.shape[1] != 1):
+        raise PcsegError(path, f"expected (N,) integer class indices, found {arr.dtype} {arr.shape}")
+    labels = arr.reshape(-1).astype(np.int64)
+    top = class_set.num_classes if class_set is not None else None
+    bad = (labels < -1) if top is None else ((labels < -1) | (labels >= top))
+    if np.any(bad):
+        i = int(np.flatnonzero(bad)[0])
+        allowed = "-1 or above" if top is None else f"-1..{top - 1}"
+        raise PcsegError(path, f"label {labels[i]} at point {i} is outside {allowed}")
+    return labels
+
+
+# ---------------------------------------------------------------------------------------------- read_cloud
+
+READERS: dict[str, Callable[..., Cloud]] = {
+    ".ply": read_ply, ".pcd": read_pcd, ".las": read_las, ".laz": read_las, ".npy": read_npy,
+    ".bin": read_kitti_bin,
+}
+
+
+def read_cloud(path: str | os.PathLike, labels: str | os.PathLike | None = None,
+               class_set: ClassSet | None = None) -> Cloud:
+    """Read any supported point-cloud file (by extension: .ply .pcd .las .laz .npy .bin).
+
+    ``labels`` names a separate label file (``.label`` or ``.npy``, see :func:`read_labels`); for a KITTI
+    ``.bin`` without it, ``../labels/<stem>.label`` or ``<stem>.label`` is used when present, and
+    meta["raw_label"] keeps the raw SemanticKITTI ids. A label count that differs from the point count is
+    an error.
+
+    Shapes: -> Cloud (coord (N, 3) + optional color, intensity, normal, label, see Cloud).
+    """
+    path = Path(path)
+    reader = READERS.get(path.suffix.lower())
+    if reader is None:
+        if not path.exists():
+            raise PcsegError(path, "no such file")
+        raise PcsegError(path, f"unknown point-cloud file type {path.suffix or '(no extension)'!r} "
+                               f"(known: {', '.join(sorted(READERS))})")
+    if labels is None and reader is read_kitti_bin:
+        labels = find_kitti_labels(path)
+    if labels is None:
+        return reader(path)
+    labels = Path(labels)
+    cloud = reader(path, external_labels=True)
+    raw = None
+    if labels.suffix.lower() == ".label":
+        raw = read_kitti_label(labels)
+        values = kitti_raw_to_class(raw)
+    else:
+        values = read_labels(labels, class_set)
+    if len(values) != len(cloud):
+        raise PcsegError(labels, f"{len(values)} labels for {len(cloud)} points in {path.name}")
+    if cloud.label is not None:
+        cloud.meta["file_label_replaced"] = True
+    cloud.label = values
+    if raw is not None:
+        cloud.meta["raw_label"] = raw
+    cloud.meta["labels_source"] = str(labels)
+    return cloud
+
+
+# ------------------------------------------------------------------------------------------------- writers
+
+
+def write_ply(path: str | os.PathLike, cloud: Cloud, binary: bool = True) -> None:
+    """Write a PLY that Open3D, CloudCompare and :func:`read_ply` read: x y z float32, red green blue uchar
+    (from color), nx ny nz float32, intensity float32 and label int32 when present. Written atomically."""
+    fields: list[tuple[str, str, str, np.ndarray]] = []  # name, ply type, numpy type, values
+    for i, axis in enumerate("xyz"):
+        fields.append((axis, "float", "f4", cloud.coord[:, i]))
+    if cloud.color is not None:
+        rgb = np.clip(np.round(cloud.color * 255.0), 0, 255).astype(np.uint8)
+        fields += [(c, "uchar", "u1", rgb[:, i]) for i, c in enumerate(("red", "green", "blue"))]
+    if cloud.normal is not None:
+        fields += [(c, "float", "f4", cloud.normal[:, i]) for i, c in enumerate(("nx", "ny", "nz"))]
+    if cloud.intensity is not None:
+        fields.append(("intensity", "float", "f4", cloud.intensity))
+    if cloud.label is not None:
+        fields.append(("label", "int", "i4", cloud.label))
+    fmt = "binary_little_endian" if binary else "ascii"
+    header = ["ply", f"format {fmt} 1.0", "comment written by pcseg", f"element vertex {len(cloud)}"]
+    header += [f"property {ptype} {name}" for name, ptype, _, _ in fields]
+    header.append("end_header")
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(("\n".join(header) + "\n").encode("ascii"))
+            if binary:
+                rec = np.empty(len(cloud), dtype=np.dtype([(n, "<" + t) for n, _, t, _ in fields]))
+                for name, _, _, values in fields:
+                    rec[name] = values
+                f.write(rec.tobytes())
+            else:
+                formats = ["%.9g" if t.startswith("f") else "%d" for _, _, t, _ in fields]
+                table = np.empty((len(cloud), len(fields)), dtype=object)
+                for i, (_, _, _, values) in enumerate(fields):
+                    table[:, i] = values
+                np.savetxt(f, table, fmt=formats, delimiter=" ")
+
+
+def write_labels(path: str | os.PathLike, labels: np.ndarray, class_set: ClassSet | None = None) -> None:
+    """Per-point labels: ``.label`` -> raw SemanticKITTI ids (uint32; needs the SEMANTICKITTI class set),
+    ``.npy`` -> int64 class indices (-1 = ignore). Written atomically.
+
+    Shapes: labels (N,) int.
+    """
+    path = Path(path)
+    labels = np.asarray(labels).reshape(-1).astype(np.int64)
+    ext = path.suffix.lower()
+    if ext == ".label":
+        if class_set is not None and class_set.name != SEMANTICKITTI.name:
+            raise PcsegError(path, f".label files hold SemanticKITTI ids; cannot write {class_set.name} classes")
+        if len(labels) and (labels.min() < -1 or labels.max() >= SEMANTICKITTI.num_classes):
+            raise PcsegError(path, f"labels outside -1..{SEMANTICKITTI.num_classes - 1}")
+        with atomic_path(path) as tmp:
+            kitti_class_to_raw(labels).astype("<u4").tofile(tmp)
+    elif ext == ".npy":
+        with atomic_path(path, suffix=".npy") as tmp:
+            np.save(tmp, labels)
+    else:
+        raise PcsegError(path, "unknown label file type (expected .label or .npy)")
+
+
+def write_npy(path: str | os.PathLike, cloud: Cloud) -> None:
+    """Write a structured ``.npy`` (fields x y z [red green blue] [nx ny nz] [intensity] [label], colours as
+    float32 in [0, 1]) that :func:`read_npy` reads back losslessly. Written atomically."""
+    fields: list[tuple[str, str, np.ndarray]] = [(a, "<f4", cloud.coord[:, i]) for i, a in enumerate("xyz")]
+    if cloud.color is not None:
+        fields += [(c, "<f4", cloud.color[:, i]) for i, c in enumerate(("red", "green", "blue"))]
+    if cloud.normal is not None:
+        fields += [(c, "<f4", cloud.normal[:, i]) for i, c in enumerate(("nx", "ny", "nz"))]
+    if cloud.intensity is not None:
+        fields.append(("intensity", "<f4", cloud.intensity))
+    if cloud.label is not None:
+        fields.append(("label", "<i8", cloud.label))
+    rec = np.empty(len(cloud), dtype=np.dtype([(n, t) for n, t, _ in fields]))
+    for name, _, values in fields:
+        rec[name] = values
+    with atomic_path(path, suffix=".npy") as tmp:
+        np.save(tmp, rec)
+
+
+__all__ = ["read_cloud", "read_ply", "read_pcd", "read_las", "read_npy", "read_kitti_bin", "read_kitti_label",
+           "read_labels", "find_kitti_labels", "write_ply", "write_labels", "write_npy", "lzf_decompress",
+           "READERS"]
