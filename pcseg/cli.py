@@ -82,7 +82,14 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args, extra = parser.parse_known_args(argv)
+    # `key=value` overrides may follow options (`pcseg eval CONFIG --checkpoint C --out D train.device=cpu`),
+    # which argparse does not hand to the `overrides` positional once it has matched it empty
+    if extra and hasattr(args, "overrides") and all("=" in e and not e.startswith("-") for e in extra):
+        args.overrides = list(args.overrides or []) + extra
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     module, func = args.handler.split(":")
     try:
         handler = getattr(importlib.import_module(module), func)

@@ -37,6 +37,9 @@ class DataConfig:
     num_points: int = 4096            # points per block
     min_block_points: int = 100       # training blocks with fewer points are skipped
     num_workers: int = 2
+    # per-point input channels of the 3D models, in order (pcseg.data.blocks): xyz (block-centred), rgb,
+    # xyz_norm (xyz / room extent), normal; the PointNet S3DIS protocol uses the first three (9 channels)
+    features: list[str] = field(default_factory=lambda: ["xyz", "rgb", "xyz_norm"])
 
 
 @dataclass
@@ -53,6 +56,7 @@ class OptimConfig:
     momentum: float = 0.9             # sgd only
     lr_decay_steps: int = 300_000     # step decay: lr *= lr_decay_rate every lr_decay_steps optimiser steps
     lr_decay_rate: float = 0.5
+    min_lr: float = 0.0               # floor of the step decay (the PointNet reference clips at 1e-5)
 
 
 @dataclass
@@ -87,6 +91,12 @@ class RangeConfig:
     viewpoints: int = 2               # S3DIS: virtual scanner positions per room
     mean: list[float] | None = None   # per-channel normalisation; None: dataset defaults
     std: list[float] | None = None
+    # input channels (pcseg.range.projection.CHANNELS); None: range x y z remission for SemanticKITTI,
+    # range x y z r g b for S3DIS
+    channels: list[str] | None = None
+    viewpoint_height: float = 1.5     # S3DIS: virtual scanner height above the floor (metres)
+    visible_tolerance: float = 0.25   # S3DIS: a point is seen from a viewpoint if its range is within this of its pixel's
+    augment: bool = True              # training: random rotation about z, mirror, viewpoint jitter
 
 
 @dataclass

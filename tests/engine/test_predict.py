@@ -1,0 +1,49 @@
+import numpy as np
+
+from pcseg.classes import SEMANTICKITTI
+from pcseg.cli import main
+from pcseg.engine.predict import segment, write_outputs
+from pcseg.io.cloud import Cloud
+from pcseg.io.files import read_cloud, read_labels, write_ply
+
+
+def test_segment_many_inputs_one_failing(trained, tiny_cache, tmp_path, capsys):
+    ckpt = trained["a"] / "last.pt"
+    room = sorted(p for p in (tiny_cache / "Area_5").iterdir() if not p.name.startswith("."))[0]
+    raw_room = tiny_cache.parent / "raw" / "Stanford3dDataset_v1.2_Aligned_Version" / "Area_5" / room.name
+    coord, color = np.load(room / "coord.npy"), np.load(room / "color.npy")
+    write_ply(tmp_path / "scan.ply", Cloud(coord, color=color))
+    (tmp_path / "broken.ply").write_bytes(b"ply\nformat ascii 1.0\nelement vertex 5\nend_header\n1 2\n")
+    inputs = [tmp_path / "scan.ply", tmp_path / "broken.ply", room, raw_room]
+    assert segment(inputs, ckpt, tmp_path / "out", show_progress=False) == 1
+    err = capsys.readouterr().err
+    assert "broken.ply" in err and err.count("pcseg: error") == 1
+    out = tmp_path / "out"
+    from_ply = np.load(out / "scan.npy")
+    from_cache = np.load(out / f"{room.name}.npy")
+    assert len(from_ply) == len(coord) and from_ply.dtype == np.int64
+    # the same points through a file and through the cache folder get the same labels (colour is rounded
+    # to 8 bits in the PLY, so allow a few flips)
+    assert (from_ply == from_cache).mean() > 0.98
+    # the raw room folder has the same points (in the reader's order) and a second file of that name
+    assert len(np.load(out / f"{room.name}_2.npy")) == len(coord)
+    coloured = read_cloud(out / "scan.ply")
+    assert len(coloured) == len(coord) and np.array_equal(coloured.label, from_ply)
+
+
+def test_segment_cli_exit_status(trained, tmp_path, capsys):
+    ckpt = trained["a"] / "last.pt"
+    (tmp_path / "bad.xyz").write_text("1 2 3\n")
+    assert main(["segment", str(tmp_path / "bad.xyz"), "--checkpoint", str(ckpt), "--out", str(tmp_path / "o")]) == 2
+    assert "bad.xyz" in capsys.readouterr().err
+    assert main(["segment", str(tmp_path / "x.ply"), "--checkpoint", str(tmp_path / "nope.pt"),
+                 "--out", str(tmp_path / "o")]) == 2
+
+
+def test_semantickitti_labels_are_written_as_raw_ids(tmp_path):
+    pred = np.array([0, 8, 18, 12])
+    cloud = Cloud(np.random.default_rng(0).normal(size=(4, 3)))
+    paths = write_outputs(tmp_path, "000000", cloud, pred, SEMANTICKITTI)
+    assert paths[0].name == "000000.label"
+    np.testing.assert_array_equal(np.fromfile(paths[0], dtype="<u4"), [10, 40, 81, 50])
+    np.testing.assert_array_equal(read_labels(paths[0], SEMANTICKITTI), pred)

@@ -1,0 +1,81 @@
+import json
+
+import pytest
+import torch
+
+from pcseg.cli import main
+from pcseg.engine.checkpoint import load_checkpoint, save_checkpoint
+from pcseg.engine.train import train
+
+from .conftest import tiny_config, val_points, write_config
+
+
+def test_train_writes_run_folder_and_learns(tiny_cache, tmp_path):
+    cfg = tiny_config(tiny_cache, tmp_path / "run")
+    result = train(cfg, show_progress=False)
+    run = tmp_path / "run"
+    assert result.epochs == 3 and result.step == 18 and not result.interrupted
+    for name in ("config.yaml", "last.pt", "best.pt", "metrics.jsonl", "val_epoch_001.txt", "val_epoch_003.txt"):
+        assert (run / name).is_file(), name
+    assert not [p.name for p in run.iterdir() if p.name.startswith(".")]       # no temp files left
+    lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in lines] == [1, 2, 3] and [r["step"] for r in lines] == [6, 12, 18]
+    # validation scores every labelled point of the whole validation rooms
+    assert all(r["val_points"] == val_points(tiny_cache) for r in lines)
+    assert lines[-1]["loss"] < lines[0]["loss"]
+    assert lines[-1]["val_miou"] > 1 / 13          # better than chance on the synthetic rooms
+    ckpt = load_checkpoint(run / "last.pt", model="pointnet", num_classes=13)
+    assert ckpt["epoch"] == 3 and ckpt["config"]["train"]["out"] == str(run)
+    assert ckpt["model_args"] == {"width": 0.25, "num_classes": 13, "in_channels": 9}
+    best = load_checkpoint(run / "best.pt")
+    assert best["best_miou"] == max(r["val_miou"] for r in lines)
+    assert "mIoU" in (run / "val_epoch_003.txt").read_text()
+
+
+def test_same_seed_same_weights_other_seed_differs(tiny_cache, tmp_path):
+    runs = {}
+    for name, seed in (("a", 0), ("b", 0), ("c", 1)):
+        cfg = tiny_config(tiny_cache, tmp_path / name, seed=seed, epochs=1, val_every=0)
+        cfg.data.num_workers = 2 if name == "b" else 0      # worker count must not change the data
+        train(cfg, show_progress=False)
+        runs[name] = load_checkpoint(tmp_path / name / "last.pt")["state_dict"]
+    for key in runs["a"]:
+        assert torch.equal(runs["a"][key], runs["b"][key]), key
+    assert any(not torch.equal(runs["a"][k], runs["c"][k]) for k in runs["a"] if runs["a"][k].is_floating_point())
+
+
+def test_missing_dataset_folder_is_exit_2(tmp_path, capsys):
+    cfg = tiny_config(tmp_path / "nowhere", tmp_path / "run")
+    path = write_config(cfg, tmp_path / "cfg.yaml")
+    assert main(["train", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "nowhere" in err[0]
+
+
+def test_resume_refuses_other_model_or_class_count(tiny_cache, tmp_path, capsys):
+    cfg = tiny_config(tiny_cache, tmp_path / "run")
+    path = write_config(cfg, tmp_path / "cfg.yaml")
+    fake = tmp_path / "acnn.pt"
+    save_checkpoint(fake, {"model": "acnn", "model_args": {}, "class_names": ["x"] * 13, "config": {},
+                           "epoch": 1, "state_dict": {}})
+    assert main(["train", str(path), f"resume={fake}"]) == 2
+    assert "acnn.pt" in capsys.readouterr().err
+    save_checkpoint(fake, {"model": "pointnet", "model_args": {}, "class_names": ["x"] * 5, "config": {},
+                           "epoch": 1, "state_dict": {}})
+    assert main(["train", str(path), f"resume={fake}"]) == 2
+    assert "5 classes, expected 13" in capsys.readouterr().err
+    fake.write_bytes(b"\x00" * 100)
+    assert main(["train", str(path), f"resume={fake}"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "acnn.pt" in err[0]
+
+
+def test_lr_decay_and_floor(tiny_cache, tmp_path):
+    cfg = tiny_config(tiny_cache, tmp_path / "run", epochs=2, val_every=0)
+    cfg.optim.lr_decay_steps = 4
+    cfg.optim.lr_decay_rate = 0.5
+    cfg.optim.min_lr = 0.004
+    train(cfg, show_progress=False)
+    lines = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    # after 6 steps: 0.01 * 0.5 ** (6 // 4) = 0.005; after 12: 0.01 * 0.5 ** 3 = 0.00125 -> floor 0.004
+    assert lines[0]["lr"] == pytest.approx(0.005) and lines[1]["lr"] == pytest.approx(0.004)
