@@ -56,6 +56,10 @@ def model_args(cfg: Config) -> dict[str, Any]:
     args.setdefault("num_classes", class_set(cfg).num_classes)
     if family(cfg) == "3d":
         args.setdefault("in_channels", feature_channels(cfg.data.features))
+    else:
+        from pcseg.range.spec import range_channels
+
+        args.setdefault("in_channels", len(range_channels(cfg)))
     return args
 
 
@@ -130,7 +134,9 @@ def val_clouds(cfg: Config, area: int | None = None) -> list[ValCloud]:
     """Whole validation rooms/scans as (name, loader) pairs; 3D: every room of ``area`` (default
     ``data.test_area``)."""
     if family(cfg) == "2d":
-        return list(_range_datasets(cfg, cfg.train.seed)[1])
+        from pcseg.range.dataset import range_val_clouds
+
+        return list(range_val_clouds(cfg))    # needs no training data (eval on a validation-only tree)
     cache = _s3dis_cache(cfg)
     area = cfg.data.test_area if area is None else area
     refs = cache.rooms([area])

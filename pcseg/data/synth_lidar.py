@@ -1,0 +1,421 @@
+"""``pcseg synth lidar OUT [--scans N] [--sequences ...] [--seed S]``: synthetic LiDAR scans in the exact
+SemanticKITTI layout, made by ray casting a Velodyne HDL-64E-like beam pattern over procedural streets.
+
+Layout written (as semantic-kitti.org, "Data format")::
+
+    OUT/sequences/XX/velodyne/NNNNNN.bin    float32 x 4 per point: x y z remission (sensor frame, metres)
+    OUT/sequences/XX/labels/NNNNNN.label    uint32 per point: raw semantic id (low 16 bits) | instance << 16
+    OUT/sequences/XX/poses.txt              one 3x4 sensor-to-world matrix per scan (row-major, 12 numbers)
+    OUT/sequences/XX/times.txt              scan time stamps in seconds (10 Hz)
+    OUT/sequences/XX/calib.txt              identity Tr (the scans are already in the sensor frame)
+
+Each sequence is one straight street (its own random layout); its scans are taken from a car driving along
+the right-hand lane, ``STEP`` metres apart. The street has road, parking strips, raised sidewalks with curbs,
+terrain, buildings, fences, trees (trunk + crown) and bushes, poles, traffic signs (pole + plate), parked and
+moving cars and trucks, pedestrians and bicyclists, labelled with these raw SemanticKITTI ids
+(PRBonn/semantic-kitti-api `config/semantic-kitti.yaml` `labels`): 10 car, 18 truck, 30 person,
+31 bicyclist (rider and bicycle), 40 road, 44 parking, 48 sidewalk, 50 building, 51 fence, 70 vegetation,
+71 trunk, 72 terrain, 80 pole, 81 traffic-sign. Things (cars, trucks, people) carry an instance id.
+
+Sensor model (a simple one, documented rather than calibrated):
+- 64 beams evenly spaced from +2.0 to -24.8 deg elevation (HDL-64E vertical field of view, Velodyne
+  HDL-64E S2 datasheet), 2048 azimuth steps over 360 deg, mounted 1.73 m above the road (KITTI's Velodyne
+  height, Geiger et al., IJRR 2013, Fig. 3), returns up to 120 m (datasheet range).
+- range noise: Gaussian, sigma 2 cm (datasheet accuracy < 2 cm).
+- remission = reflectivity(material, per-instance jitter) * (0.4 + 0.6 cos(incidence)) * exp(-range / 250)
+  + N(0, 0.02), clipped to [0, 1]; traffic-sign plates are retro-reflective (0.85).
+- dropouts: 1.5 % of returns at random, more with range (+ 15 % at 120 m), and half of the returns whose
+  remission is below 0.03.
+
+Deterministic by seed: the street of sequence XX comes from (seed, XX), scan k's noise from (seed, XX, k).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from pcseg.errors import PcsegError
+
+RAW_IDS = {"car": 10, "truck": 18, "person": 30, "bicyclist": 31, "road": 40, "parking": 44, "sidewalk": 48,
+           "building": 50, "fence": 51, "vegetation": 70, "trunk": 71, "terrain": 72, "pole": 80,
+           "traffic-sign": 81}
+
+# material reflectivity (mean, spread): plausible values for asphalt, concrete, paint, foliage, ...
+REFLECTIVITY = {"car": (0.45, 0.25), "truck": (0.45, 0.2), "person": (0.3, 0.1), "bicyclist": (0.3, 0.1),
+                "road": (0.18, 0.03), "parking": (0.24, 0.03), "sidewalk": (0.32, 0.04), "building": (0.35, 0.1),
+                "fence": (0.3, 0.1), "vegetation": (0.5, 0.08), "trunk": (0.3, 0.05), "terrain": (0.42, 0.06),
+                "pole": (0.4, 0.08), "traffic-sign": (0.85, 0.05)}
+
+ROWS, COLS = 64, 2048
+FOV_UP, FOV_DOWN = 2.0, -24.8          # degrees, HDL-64E
+SENSOR_HEIGHT = 1.73                   # metres, KITTI
+MAX_RANGE = 120.0
+RANGE_NOISE = 0.02
+STEP = 1.2                             # metres between scans (about 12 m/s at 10 Hz)
+DEFAULT_SEQUENCES = ("00", "08")
+DEFAULT_SCANS = 3
+DRIVE_SCANS = 100                      # streets are built long enough for this many scans
+
+
+# ----------------------------------------------------------------------------------------------- meshes
+
+def box(center: Sequence[float], size: Sequence[float], yaw: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Axis-aligned (then yawed about z) box. Shapes: -> vertices (8, 3) float32, triangles (12, 3) uint32"""
+    sx, sy, sz = (float(s) / 2 for s in size)
+    v = np.array([[x, y, z] for x in (-sx, sx) for y in (-sy, sy) for z in (-sz, sz)], dtype=np.float64)
+    c, s = math.cos(yaw), math.sin(yaw)
+    v = v @ np.array([[c, s, 0], [-s, c, 0], [0, 0, 1]]) + np.asarray(center, dtype=np.float64)
+    f = np.array([[0, 1, 3], [0, 3, 2], [4, 6, 7], [4, 7, 5], [0, 4, 5], [0, 5, 1],
+                  [2, 3, 7], [2, 7, 6], [0, 2, 6], [0, 6, 4], [1, 5, 7], [1, 7, 3]], dtype=np.uint32)
+    return v.astype(np.float32), f
+
+
+def cylinder(base: Sequence[float], radius: float, height: float, segments: int = 12) -> tuple[np.ndarray, np.ndarray]:
+    """Vertical closed cylinder standing on ``base``. Shapes: -> (2s+2, 3) float32, (4s, 3) uint32"""
+    a = np.linspace(0, 2 * np.pi, segments, endpoint=False)
+    ring = np.stack([radius * np.cos(a), radius * np.sin(a), np.zeros_like(a)], 1)
+    v = np.concatenate([ring, ring + [0, 0, height], [[0, 0, 0], [0, 0, height]]]) + np.asarray(base, float)
+    i = np.arange(segments)
+    j = (i + 1) % segments
+    side = np.concatenate([np.stack([i, j, j + segments], 1), np.stack([i, j + segments, i + segments], 1)])
+    caps = np.concatenate([np.stack([np.full_like(i, 2 * segments), j, i], 1),
+                           np.stack([np.full_like(i, 2 * segments + 1), i + segments, j + segments], 1)])
+    return v.astype(np.float32), np.concatenate([side, caps]).astype(np.uint32)
+
+
+_SPHERE: tuple[np.ndarray, np.ndarray] | None = None
+
+
+def blob(center: Sequence[float], radii: Sequence[float], rng: np.random.Generator,
+         roughness: float = 0.15) -> tuple[np.ndarray, np.ndarray]:
+    """Irregular ellipsoid (a unit sphere mesh with random radial bumps), for crowns, bushes and heads."""
+    global _SPHERE
+    if _SPHERE is None:
+        import open3d as o3d
+
+        m = o3d.geometry.TriangleMesh.create_sphere(radius=1.0, resolution=8)
+        _SPHERE = (np.asarray(m.vertices, dtype=np.float64), np.asarray(m.triangles, dtype=np.uint32))
+    v, f = _SPHERE
+    bump = 1.0 + roughness * rng.uniform(-1, 1, size=(len(v), 1))
+    return (v * bump * np.asarray(radii, float) + np.asarray(center, float)).astype(np.float32), f
+
+
+@dataclass
+class Part:
+    vertices: np.ndarray
+    triangles: np.ndarray
+    cls: str
+    instance: int
+    reflectivity: float
+
+
+@dataclass
+class Street:
+    """A procedural street: triangle parts with a class, an instance id and a reflectivity each."""
+
+    parts: list[Part] = field(default_factory=list)
+    sensor_y: float = 0.0
+    next_instance: int = 1
+
+    def add(self, mesh: tuple[np.ndarray, np.ndarray], cls: str, rng: np.random.Generator,
+            instance: int = 0, reflectivity: float | None = None) -> None:
+        if reflectivity is None:
+            mean, spread = REFLECTIVITY[cls]
+            reflectivity = float(np.clip(rng.normal(mean, spread / 2), 0.05, 0.95))
+        self.parts.append(Part(mesh[0], mesh[1], cls, instance, reflectivity))
+
+    def new_instance(self) -> int:
+        self.next_instance += 1
+        return self.next_instance - 1
+
+
+def _car(street: Street, rng: np.random.Generator, x: float, y: float, yaw: float) -> None:
+    inst = street.new_instance()
+    refl = float(np.clip(rng.normal(*REFLECTIVITY["car"]), 0.08, 0.9))
+    length, width = rng.uniform(3.8, 4.8), rng.uniform(1.7, 1.9)
+    c, s = math.cos(yaw), math.sin(yaw)
+
+    def at(dx: float, dy: float, z: float) -> tuple[float, float, float]:
+        return (x + c * dx - s * dy, y + s * dx + c * dy, z)
+
+    street.add(box(at(0, 0, 0.72), (length, width, 0.85), yaw), "car", rng, inst, refl)
+    street.add(box(at(-0.2, 0, 1.4), (length * 0.5, width * 0.9, 0.55), yaw), "car", rng, inst, refl * 0.7)
+    for dx in (-length * 0.32, length * 0.32):
+        for dy in (-width * 0.4, width * 0.4):
+            street.add(box(at(dx, dy, 0.32), (0.62, 0.22, 0.62), yaw), "car", rng, inst, 0.08)
+
+
+def _truck(street: Street, rng: np.random.Generator, x: float, y: float, yaw: float) -> None:
+    inst = street.new_instance()
+    refl = float(np.clip(rng.normal(*REFLECTIVITY["truck"]), 0.08, 0.9))
+    length, height = rng.uniform(6.0, 9.0), rng.uniform(2.6, 3.4)
+    c, s = math.cos(yaw), math.sin(yaw)
+
+    def at(dx: float, dy: float, z: float) -> tuple[float, float, float]:
+        return (x + c * dx - s * dy, y + s * dx + c * dy, z)
+
+    street.add(box(at(-1.1, 0, 0.6 + height / 2), (length, 2.5, height), yaw), "truck", rng, inst, refl)
+    street.add(box(at(length / 2 + 0.1, 0, 1.75), (1.9, 2.4, 2.5), yaw), "truck", rng, inst, refl * 0.8)
+    for dx in (-length / 2, 0.0, length / 2 + 0.2):
+        for dy in (-1.05, 1.05):
+            street.add(box(at(dx - 0.6, dy, 0.5), (1.0, 0.35, 1.0), yaw), "truck", rng, inst, 0.08)
+
+
+def _person(street: Street, rng: np.random.Generator, x: float, y: float, z0: float, cls: str = "person",
+            instance: int | None = None) -> None:
+    inst = street.new_instance() if instance is None else instance
+    h = rng.uniform(1.6, 1.9)
+    yaw = rng.uniform(0, 2 * np.pi)
+    street.add(box((x, y, z0 + h * 0.25), (0.25, 0.35, h * 0.5), yaw), cls, rng, inst)
+    street.add(box((x, y, z0 + h * 0.66), (0.3, 0.45, h * 0.34), yaw), cls, rng, inst)
+    street.add(blob((x, y, z0 + h * 0.92), (0.11, 0.11, 0.13), rng, 0.05), cls, rng, inst)
+
+
+def _bicyclist(street: Street, rng: np.random.Generator, x: float, y: float) -> None:
+    inst = street.new_instance()
+    yaw = rng.choice([0.0, np.pi]) + rng.normal(0, 0.05)
+    c, s = math.cos(yaw), math.sin(yaw)
+    for dx in (-0.55, 0.55):
+        street.add(box((x + c * dx, y + s * dx, 0.35), (0.7, 0.05, 0.7), yaw), "bicyclist", rng, inst)
+    street.add(box((x, y, 0.75), (1.1, 0.08, 0.1), yaw), "bicyclist", rng, inst)
+    h = rng.uniform(1.6, 1.85)
+    street.add(box((x, y, 1.0), (0.3, 0.35, 0.55), yaw), "bicyclist", rng, inst)
+    street.add(box((x + 0.1 * c, y + 0.1 * s, 1.0 + h * 0.3), (0.3, 0.42, 0.55), yaw + 0.3), "bicyclist", rng, inst)
+    street.add(blob((x + 0.2 * c, y + 0.2 * s, 1.0 + h * 0.55), (0.11, 0.11, 0.13), rng, 0.05),
+               "bicyclist", rng, inst)
+
+
+def _tree(street: Street, rng: np.random.Generator, x: float, y: float, z0: float) -> None:
+    trunk_h = rng.uniform(1.8, 3.5)
+    r = rng.uniform(0.12, 0.3)
+    street.add(cylinder((x, y, z0), r, trunk_h + 0.8, 10), "trunk", rng)
+    crown = rng.uniform(1.5, 3.2)
+    street.add(blob((x, y, z0 + trunk_h + crown * 0.8), (crown, crown, crown * rng.uniform(0.8, 1.3)), rng),
+               "vegetation", rng)
+
+
+def build_street(rng: np.random.Generator, x_min: float, x_max: float, sensor_x: tuple[float, float]) -> Street:
+    """A random street along +x between x_min and x_max; the sensor drives along sensor_x in the right lane."""
+    st = Street()
+    half_road = rng.uniform(3.5, 5.5)
+    st.sensor_y = -half_road / 2
+    length = x_max - x_min
+    mid = (x_min + x_max) / 2
+    st.add(box((mid, 0, -0.05), (length, 2 * half_road, 0.1)), "road", rng)
+    for side in (-1.0, 1.0):
+        curb = half_road
+        if rng.random() < 0.6:                                   # a parking strip, interrupted by road
+            width = 2.5
+            x = x_min
+            while x < x_max:
+                seg = rng.uniform(10, 35)
+                cls = "parking" if rng.random() < 0.7 else "road"
+                st.add(box((x + seg / 2, side * (curb + width / 2), -0.05), (seg, width, 0.1)), cls, rng)
+                if cls == "parking":                              # parked vehicles
+                    px = x + rng.uniform(0.5, 3)
+                    while px < x + seg - 4:
+                        if rng.random() < 0.12:
+                            _truck(st, rng, px + 4, side * (curb + 1.3), rng.normal(0, 0.03))
+                            px += 11
+                        elif rng.random() < 0.5:
+                            _car(st, rng, px + 2.3, side * (curb + 1.25), rng.normal(0, 0.04))
+                            px += rng.uniform(5.2, 7.5)
+                        else:
+                            px += rng.uniform(3, 8)
+                x += seg
+            curb += width
+        walk = rng.uniform(2.0, 4.0)
+        st.add(box((mid, side * (curb + walk / 2), 0.075), (length, walk, 0.15)), "sidewalk", rng)
+        outer = curb + walk
+        st.add(box((mid, side * (outer + 40), -0.02 + rng.uniform(0, 0.08)), (length, 80, 0.1)), "terrain", rng)
+        # trees, poles and signs along the sidewalk
+        x = x_min + rng.uniform(0, 6)
+        while x < x_max:
+            kind = rng.random()
+            if kind < 0.45:
+                _tree(st, rng, x, side * (curb + rng.uniform(0.6, 1.0)), 0.15)
+            elif kind < 0.7:
+                st.add(cylinder((x, side * (curb + 0.35), 0.15), rng.uniform(0.07, 0.14), rng.uniform(4.5, 9), 8),
+                       "pole", rng)
+            elif kind < 0.9:
+                h = rng.uniform(2.2, 2.8)
+                st.add(cylinder((x, side * (curb + 0.35), 0.15), 0.04, h, 8), "pole", rng)
+                plate = (0.04, rng.uniform(0.6, 0.9), rng.uniform(0.6, 0.9))
+                st.add(box((x - side * 0.05, side * (curb + 0.35), 0.15 + h), plate), "traffic-sign", rng,
+                       reflectivity=float(np.clip(rng.normal(0.85, 0.05), 0.6, 0.95)))
+            x += rng.uniform(6, 14)
+        # pedestrians on the sidewalk
+        x = x_min + rng.uniform(0, 10)
+        while x < x_max:
+            _person(st, rng, x, side * (curb + rng.uniform(0.8, walk - 0.3)), 0.15)
+            x += rng.uniform(6, 25)
+        # buildings, with fences, bushes and trees in the gaps
+        x = x_min
+        while x < x_max:
+            if rng.random() < 0.55:
+                blen, depth, height = rng.uniform(10, 35), rng.uniform(8, 16), rng.uniform(5, 22)
+                setback = rng.uniform(0.5, 6)
+                st.add(box((x + blen / 2, side * (outer + setback + depth / 2), height / 2), (blen, depth, height)),
+                       "building", rng)
+                x += blen + rng.uniform(0, 3)
+            else:
+                gap = rng.uniform(6, 20)
+                if rng.random() < 0.6:
+                    fh = rng.uniform(0.9, 1.8)
+                    st.add(box((x + gap / 2, side * (outer + 0.6), fh / 2), (gap, 0.06, fh)), "fence", rng)
+                for _ in range(int(rng.integers(1, 4))):
+                    bx, by = x + rng.uniform(0, gap), side * (outer + rng.uniform(1.5, 8))
+                    if rng.random() < 0.5:
+                        _tree(st, rng, bx, by, 0.05)
+                    else:
+                        r = rng.uniform(0.6, 1.5)
+                        st.add(blob((bx, by, r * 0.6), (r, r, r * 0.7), rng, 0.25), "vegetation", rng)
+                x += gap
+    # traffic: oncoming lane anywhere, the sensor's lane only ahead of / behind the drive
+    x = x_min + rng.uniform(0, 15)
+    while x < x_max:
+        if rng.random() < 0.2:
+            _truck(st, rng, x, half_road / 2, np.pi + rng.normal(0, 0.02))
+        else:
+            _car(st, rng, x, half_road / 2, np.pi + rng.normal(0, 0.03))
+        x += rng.uniform(12, 35)
+    for x in (sensor_x[0] - rng.uniform(10, 20), sensor_x[1] + rng.uniform(12, 25)):
+        _car(st, rng, x, st.sensor_y, rng.normal(0, 0.02))
+    # bicyclists at the right road edge, at least one near the drive
+    xs = [rng.uniform(*sensor_x) + rng.uniform(-8, 12)] + list(rng.uniform(x_min, x_max, int(rng.integers(2, 5))))
+    for x in xs:
+        _bicyclist(st, rng, x, -(half_road - 0.6))
+    # a truck and a pedestrian close to the drive so every sequence has them in range
+    _truck(st, rng, sensor_x[1] + rng.uniform(5, 20), half_road / 2, np.pi)
+    _person(st, rng, rng.uniform(*sensor_x) + rng.uniform(3, 10), -(half_road + 0.5), 0.0)
+    return st
+
+
+# ----------------------------------------------------------------------------------------------- scanning
+
+def beam_directions(rows: int = ROWS, cols: int = COLS) -> np.ndarray:
+    """Unit ray directions of the beam pattern, row 0 the highest beam, column 0 looking backwards (-x) and
+    azimuth turning clockwise seen from above (the order of RangeNet++'s projection).
+
+    Shapes: -> (rows * cols, 3) float32
+    """
+    elev = np.radians(np.linspace(FOV_UP, FOV_DOWN, rows))
+    az = np.pi - (np.arange(cols) + 0.5) / cols * 2 * np.pi
+    ce, se = np.cos(elev)[:, None], np.sin(elev)[:, None]
+    d = np.stack([ce * np.cos(az)[None], ce * np.sin(az)[None], np.broadcast_to(se, (rows, cols))], -1)
+    return d.reshape(-1, 3).astype(np.float32)
+
+
+class StreetScanner:
+    """Ray-casting scene of a street (Open3D RaycastingScene) and the sensor model."""
+
+    def __init__(self, street: Street, rows: int = ROWS, cols: int = COLS):
+        import open3d as o3d
+
+        self._o3d = o3d
+        self.scene = o3d.t.geometry.RaycastingScene()
+        ids = []
+        for part in street.parts:
+            ids.append(self.scene.add_triangles(o3d.core.Tensor(part.vertices), o3d.core.Tensor(part.triangles)))
+        if ids != list(range(len(ids))):      # geometry ids index the lookup tables below
+            raise RuntimeError("unexpected Open3D geometry ids")
+        self.raw = np.array([RAW_IDS[p.cls] for p in street.parts] + [0], dtype=np.uint32)
+        self.instance = np.array([p.instance for p in street.parts] + [0], dtype=np.uint32)
+        self.refl = np.array([p.reflectivity for p in street.parts] + [0.0], dtype=np.float32)
+        self.directions = beam_directions(rows, cols)
+
+    def scan(self, origin: Sequence[float], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """One sweep from ``origin`` (sensor frame axes = world axes).
+
+        Shapes: -> points (N, 4) float32 x y z remission in the sensor frame, labels (N,) uint32
+        """
+        o3d = self._o3d
+        d = self.directions
+        rays = np.concatenate([np.broadcast_to(np.asarray(origin, np.float32), d.shape), d], 1)
+        hit = self.scene.cast_rays(o3d.core.Tensor(np.ascontiguousarray(rays)), nthreads=0)
+        t = hit["t_hit"].numpy()
+        gid = hit["geometry_ids"].numpy().astype(np.int64)
+        normal = hit["primitive_normals"].numpy()
+        ok = np.isfinite(t) & (t <= MAX_RANGE) & (gid >= 0) & (gid < len(self.raw) - 1)
+        t, gid, normal, d = t[ok], gid[ok], normal[ok], d[ok]
+        cos_inc = np.abs(np.einsum("ij,ij->i", normal, d))
+        remission = self.refl[gid] * (0.4 + 0.6 * cos_inc) * np.exp(-t / 250.0)
+        remission = np.clip(remission + rng.normal(0, 0.02, len(t)), 0.0, 1.0).astype(np.float32)
+        r = t + rng.normal(0, RANGE_NOISE, len(t))
+        keep = rng.random(len(t)) >= 0.015 + 0.15 * (t / MAX_RANGE) ** 2
+        keep &= ~((remission < 0.03) & (rng.random(len(t)) < 0.5))
+        xyz = (d * r[:, None])[keep]
+        points = np.concatenate([xyz, remission[keep, None]], 1).astype(np.float32)
+        labels = (self.raw[gid[keep]] | (self.instance[gid[keep]] << 16)).astype(np.uint32)
+        return points, labels
+
+
+# ----------------------------------------------------------------------------------------------- writing
+
+def _seq_id(seq: str | int) -> str:
+    s = str(seq).strip()
+    if not s.isdigit():
+        raise PcsegError(None, f"sequence ids are numbers like 00 or 08, got {seq!r}")
+    return s.zfill(2)
+
+
+def synth_lidar(out: str | Path, sequences: Sequence[str | int] = DEFAULT_SEQUENCES, scans: int = DEFAULT_SCANS,
+                seed: int = 0, rows: int = ROWS, cols: int = COLS) -> dict:
+    """Write ``scans`` scans for each sequence under ``out/sequences``; returns a summary
+    {"sequences": {id: scans}, "points": int, "class_points": {raw id: points}}."""
+    from pcseg.utils import atomic_path, atomic_write_text
+
+    if scans < 1:
+        raise PcsegError(None, f"--scans must be at least 1, got {scans}")
+    out = Path(out)
+    summary: dict = {"sequences": {}, "points": 0, "class_points": {}}
+    for seq in [_seq_id(s) for s in sequences]:
+        rng = np.random.default_rng([seed, int(seq)])
+        # the street does not depend on the number of scans (scan k is the same in a longer run) as long as
+        # the drive fits in DRIVE_SCANS; the objects placed "near the drive" stand along its first 30 m
+        drive_end = STEP * (max(scans, DRIVE_SCANS) - 1)
+        street = build_street(rng, -110.0, drive_end + 110.0, (0.0, min(drive_end, 30.0)))
+        scanner = StreetScanner(street, rows, cols)
+        folder = out / "sequences" / seq
+        poses, times = [], []
+        for k in range(scans):
+            origin = (k * STEP, street.sensor_y, SENSOR_HEIGHT)
+            points, labels = scanner.scan(origin, np.random.default_rng([seed, int(seq), k]))
+            with atomic_path(folder / "velodyne" / f"{k:06d}.bin") as tmp:
+                points.tofile(tmp)
+            with atomic_path(folder / "labels" / f"{k:06d}.label") as tmp:
+                labels.tofile(tmp)
+            poses.append(f"1 0 0 {origin[0]:.6f} 0 1 0 {origin[1]:.6f} 0 0 1 {origin[2]:.6f}")
+            times.append(f"{0.1 * k:.6e}")
+            summary["points"] += len(points)
+            ids, counts = np.unique(labels & 0xFFFF, return_counts=True)
+            for i, c in zip(ids.tolist(), counts.tolist()):
+                summary["class_points"][i] = summary["class_points"].get(i, 0) + c
+        atomic_write_text(folder / "poses.txt", "\n".join(poses) + "\n")
+        atomic_write_text(folder / "times.txt", "\n".join(times) + "\n")
+        atomic_write_text(folder / "calib.txt", "".join(f"{p}: 1 0 0 0 0 1 0 0 0 0 1 0\n"
+                                                        for p in ("P0", "P1", "P2", "P3", "Tr")))
+        summary["sequences"][seq] = scans
+    return summary
+
+
+def cli(args: argparse.Namespace) -> int:
+    """``pcseg synth lidar OUT [--scans N] [--sequences ...] [--seed S]``."""
+    sequences = args.sequences if args.sequences else list(DEFAULT_SEQUENCES)
+    scans = args.scans if args.scans is not None else DEFAULT_SCANS
+    summary = synth_lidar(args.out, sequences, scans, args.seed)
+    names = {v: k for k, v in RAW_IDS.items()}
+    classes = ", ".join(f"{names.get(i, i)} {n}" for i, n in sorted(summary["class_points"].items()))
+    seqs = ", ".join(f"{s} ({n} scans)" for s, n in summary["sequences"].items())
+    print(f"wrote {sum(summary['sequences'].values())} scans, {summary['points']} points to "
+          f"{Path(args.out) / 'sequences'}: sequences {seqs}; points per class: {classes}")
+    return 0
+
+
+__all__ = ["synth_lidar", "cli", "build_street", "StreetScanner", "beam_directions", "RAW_IDS"]

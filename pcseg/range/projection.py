@@ -1,0 +1,217 @@
+"""Spherical projection of a point cloud into a range image, and the per-channel input image.
+
+The projection follows RangeNet++ (Milioto et al., IROS 2019; PRBonn/lidar-bonnetal
+`train/common/laserscan.py`, `LaserScan.do_range_projection`):
+
+    yaw = -atan2(y, x),  pitch = asin(z / r)
+    u = floor(0.5 (yaw / pi + 1) W),  v = floor((1 - (pitch + |fov_down|) / fov) H),  both clamped to the image,
+
+and when several points fall into one pixel the closest one wins (the reference writes points sorted by
+decreasing range so the last, closest write stays). Differences from the reference, on purpose:
+
+- The closest point per pixel is found with one ``scatter_reduce(amin)`` over a packed (range bits, index)
+  int64 key instead of a sort plus a last-write-wins assignment (PyTorch leaves duplicate-index writes
+  unordered). Ties in range go to the lower point index.
+- Empty pixels have index -1 and every pixel holding a point is valid, point 0 included; the reference's
+  mask ``proj_idx > 0`` silently drops point 0.
+- A point at the sensor origin (r = 0) gets pitch 0 instead of NaN.
+
+Everything is in PyTorch so the same code runs on CPU and CUDA.
+"""
+
+from __future__ import annotations
+
+import math
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator, Sequence
+
+import torch
+
+# Channel names understood by `make_image`. x, y, z are in the sensor (viewpoint) frame.
+CHANNELS = ("range", "x", "y", "z", "remission", "r", "g", "b")
+
+# SemanticKITTI input statistics of RangeNet++ for (range, x, y, z, remission):
+# PRBonn/lidar-bonnetal `train/tasks/semantic/config/arch/darknet53.yaml`, dataset.sensor.img_means/img_stds.
+KITTI_CHANNELS = ("range", "x", "y", "z", "remission")
+KITTI_MEAN = (12.12, 10.88, 0.23, -1.04, 0.21)
+KITTI_STD = (12.32, 11.47, 6.91, 0.86, 0.16)
+
+_INT64_MAX = torch.iinfo(torch.int64).max
+
+
+@dataclass
+class Projection:
+    """Where every point of a cloud landed in an H x W range image.
+
+    Shapes:
+        px, py (N,) int64 column / row of each point (every point has one, also those that lost the pixel);
+        point_range (N,) float32; index (H, W) int64 point index per pixel, -1 = empty;
+        range (H, W) float32 range of the pixel's (closest) point, -1 = empty.
+    """
+
+    px: torch.Tensor
+    py: torch.Tensor
+    point_range: torch.Tensor
+    index: torch.Tensor
+    range: torch.Tensor
+
+    @property
+    def height(self) -> int:
+        return int(self.index.shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.index.shape[1])
+
+    @property
+    def mask(self) -> torch.Tensor:
+        """(H, W) bool: pixels that hold a point."""
+        return self.index >= 0
+
+    def winners(self) -> torch.Tensor:
+        """(N,) bool: points that own their pixel (the closest point of the pixel)."""
+        won = torch.zeros_like(self.px, dtype=torch.bool)
+        valid = self.index[self.index >= 0]
+        won[valid] = True
+        return won
+
+
+@contextmanager
+def single_thread() -> Iterator[None]:
+    """Run the block on one torch intra-op thread (restored afterwards).
+
+    The per-point work of the range branch is many short, memory-bound tensor operations. On a busy machine,
+    splitting each of them across threads made them about 5x slower (every operation waits for its slowest
+    thread), while on one thread they stay several times faster than the NumPy reference
+    (tools/bench_range.py). predict_scan and the normalisation statistics use this; DataLoader workers run
+    on one thread anyway.
+    """
+    before = torch.get_num_threads()
+    if before == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def spherical_coords(coord: torch.Tensor, height: int, width: int, fov_up: float,
+                     fov_down: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Pixel column, row and range of every point (RangeNet++ formulas, see the module docstring).
+
+    Shapes: coord (N, 3) float -> px (N,) int64, py (N,) int64, range (N,) float32
+    """
+    coord = coord.to(torch.float32)
+    fov_up_rad = math.radians(fov_up)
+    fov_down_rad = math.radians(fov_down)
+    fov = abs(fov_up_rad) + abs(fov_down_rad)
+    if fov <= 0:
+        raise ValueError(f"empty vertical field of view: fov_up={fov_up}, fov_down={fov_down}")
+    r = torch.linalg.vector_norm(coord, dim=1)
+    yaw = -torch.atan2(coord[:, 1], coord[:, 0])
+    pitch = torch.asin(torch.where(r > 0, coord[:, 2] / r.clamp_min(1e-12), torch.zeros_like(r)).clamp(-1, 1))
+    u = 0.5 * (yaw / math.pi + 1.0) * width
+    v = (1.0 - (pitch + abs(fov_down_rad)) / fov) * height
+    px = torch.floor(u).clamp_(0, width - 1).to(torch.int64)
+    py = torch.floor(v).clamp_(0, height - 1).to(torch.int64)
+    return px, py, r
+
+
+def project(coord: torch.Tensor, height: int = 64, width: int = 2048, fov_up: float = 3.0,
+            fov_down: float = -25.0) -> Projection:
+    """Project points (sensor frame) into an H x W range image; the closest point wins each pixel.
+
+    Shapes: coord (N, 3) -> Projection (see there)
+    """
+    if coord.dim() != 2 or coord.shape[1] != 3:
+        raise ValueError(f"coord must be (N, 3), got {tuple(coord.shape)}")
+    if len(coord) >= 2 ** 31:
+        raise ValueError(f"too many points for one range image: {len(coord)}")
+    px, py, r = spherical_coords(coord, height, width, fov_up, fov_down)
+    n = len(r)
+    device = coord.device
+    lin = py * width + px
+    # non-negative float32 bit patterns sort like the floats, so (range bits << 32 | index) orders points by
+    # range first and index second; the per-pixel minimum is the closest point
+    key = (r.view(torch.int32).to(torch.int64) << 32) | torch.arange(n, device=device, dtype=torch.int64)
+    best = torch.full((height * width,), _INT64_MAX, dtype=torch.int64, device=device)
+    best.scatter_reduce_(0, lin, key, reduce="amin")
+    filled = best != _INT64_MAX
+    index = torch.where(filled, best & 0xFFFFFFFF, torch.full_like(best, -1))
+    rng = torch.where(filled, r[index.clamp_min(0)], torch.full_like(best, -1, dtype=torch.float32))
+    return Projection(px=px, py=py, point_range=r, index=index.view(height, width),
+                      range=rng.view(height, width))
+
+
+def point_channels(coord: torch.Tensor, point_range: torch.Tensor, channels: Sequence[str],
+                   intensity: torch.Tensor | None = None, color: torch.Tensor | None = None) -> torch.Tensor:
+    """Per-point input values for the named channels; a channel the cloud does not have is NaN (it becomes
+    the channel mean, i.e. 0 after normalisation, in `make_image`).
+
+    Shapes: coord (N, 3), point_range (N,), intensity (N,), color (N, 3) -> (N, C) with NaN for missing
+    """
+    cols = []
+    nan = torch.full_like(point_range, float("nan"))
+    for name in channels:
+        if name == "range":
+            cols.append(point_range)
+        elif name in ("x", "y", "z"):
+            cols.append(coord[:, "xyz".index(name)])
+        elif name == "remission":
+            cols.append(intensity if intensity is not None else nan)
+        elif name in ("r", "g", "b"):
+            cols.append(color[:, "rgb".index(name)] if color is not None else nan)
+        else:
+            raise ValueError(f"unknown range-image channel {name!r}; known: {', '.join(CHANNELS)}")
+    return torch.stack([c.to(torch.float32) for c in cols], dim=1)
+
+
+def pixel_points(proj: Projection) -> torch.Tensor:
+    """The points that own the filled pixels, in row-major pixel order (the rows `make_image` expects).
+
+    Shapes: -> (P,) int64, P = number of filled pixels
+    """
+    flat_index = proj.index.reshape(-1)
+    return flat_index[flat_index >= 0]
+
+
+def make_image(proj: Projection, values: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
+    """The normalised network input: each filled pixel holds its point's channel values, (v - mean) / std, and
+    empty pixels are 0 (as lidar-bonnetal `dataset/kitti/parser.py` multiplies by the projection mask). NaN
+    values (a channel the cloud lacks) become 0, i.e. the mean.
+
+    Shapes: values (P, C) for the points ``pixel_points(proj)`` -> image (C, H, W) float32
+    """
+    c = values.shape[1]
+    if len(mean) != c or len(std) != c:
+        raise ValueError(f"need {c} channel means/stds, got {len(mean)} and {len(std)}")
+    device = values.device
+    m = torch.as_tensor(list(mean), dtype=torch.float32, device=device)
+    s = torch.as_tensor(list(std), dtype=torch.float32, device=device)
+    filled = torch.nonzero(proj.index.reshape(-1) >= 0).squeeze(1)
+    if len(filled) != len(values):
+        raise ValueError(f"{len(values)} value rows for {len(filled)} filled pixels")
+    norm = torch.nan_to_num((values.to(torch.float32) - m) / s, nan=0.0)
+    image = torch.zeros(c, proj.height * proj.width, dtype=torch.float32, device=device)
+    image.index_copy_(1, filled, norm.t())
+    return image.view(c, proj.height, proj.width)
+
+
+def label_image(proj: Projection, label: torch.Tensor, ignore: int = -1) -> torch.Tensor:
+    """Per-pixel label of the pixel's point; empty pixels get ``ignore``.
+
+    Shapes: label (N,) int -> (H, W) int64
+    """
+    flat_index = proj.index.reshape(-1)
+    out = torch.full_like(flat_index, ignore)
+    filled = flat_index >= 0
+    out[filled] = label.to(torch.int64)[flat_index[filled]]
+    return out.view(proj.height, proj.width)
+
+
+__all__ = ["Projection", "single_thread", "spherical_coords", "project", "point_channels", "pixel_points",
+           "make_image", "label_image",
+           "CHANNELS", "KITTI_CHANNELS", "KITTI_MEAN", "KITTI_STD"]

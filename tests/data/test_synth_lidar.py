@@ -1,0 +1,82 @@
+import argparse
+
+import numpy as np
+import pytest
+
+from pcseg.classes import kitti_raw_to_class
+from pcseg.data.kitti import find_scans, load_scan
+from pcseg.data.synth_lidar import RAW_IDS, cli, synth_lidar
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory):
+    out = tmp_path_factory.mktemp("lidar")
+    summary = synth_lidar(out, sequences=["00", "08"], scans=2, seed=3)
+    return out, summary
+
+
+def test_layout_and_formats(synth):
+    out, summary = synth
+    assert summary["sequences"] == {"00": 2, "08": 2}
+    for seq in ("00", "08"):
+        folder = out / "sequences" / seq
+        assert sorted(p.name for p in (folder / "velodyne").iterdir()) == ["000000.bin", "000001.bin"]
+        assert sorted(p.name for p in (folder / "labels").iterdir()) == ["000000.label", "000001.label"]
+        assert len((folder / "poses.txt").read_text().split("\n")[0].split()) == 12
+        assert len((folder / "times.txt").read_text().split()) == 2
+        for frame in ("000000", "000001"):
+            size = (folder / "velodyne" / f"{frame}.bin").stat().st_size
+            assert size % 16 == 0
+            n = size // 16
+            assert (folder / "labels" / f"{frame}.label").stat().st_size == 4 * n
+            assert 60_000 < n <= 64 * 2048
+            pts = np.fromfile(folder / "velodyne" / f"{frame}.bin", np.float32).reshape(-1, 4)
+            assert np.isfinite(pts).all()
+            r = np.linalg.norm(pts[:, :3], axis=1)
+            assert r.max() <= 120.5 and r.min() > 1.0
+            assert 0.0 <= pts[:, 3].min() and pts[:, 3].max() <= 1.0
+            # the beam pattern's vertical field of view: +2 to -24.8 deg (plus range noise)
+            pitch = np.degrees(np.arcsin(pts[:, 2] / r))
+            assert pitch.max() < 2.5 and pitch.min() > -25.3
+    assert summary["points"] == sum(len(load_scan(r)) for r in find_scans(out, ["00", "08"]))
+
+
+def test_all_classes_present_and_mapped(synth):
+    out, summary = synth
+    assert set(summary["class_points"]) == set(RAW_IDS.values())
+    labels = np.concatenate([np.fromfile(p, np.uint32) for p in sorted(out.glob("sequences/*/labels/*.label"))])
+    assert set(np.unique(labels & 0xFFFF).tolist()) == set(RAW_IDS.values())
+    # every raw id maps to a learning class (none falls to ignore)
+    assert (kitti_raw_to_class(labels) >= 0).all()
+    # things carry instance ids in the upper 16 bits, stuff does not
+    inst = labels >> 16
+    assert (inst[np.isin(labels & 0xFFFF, [10, 18, 30, 31])] > 0).all()
+    assert (inst[np.isin(labels & 0xFFFF, [40, 48, 50])] == 0).all()
+
+
+def test_remission_depends_on_material(synth):
+    out, _ = synth
+    pts = np.concatenate([np.fromfile(p, np.float32).reshape(-1, 4)
+                          for p in sorted(out.glob("sequences/*/velodyne/*.bin"))])
+    raw = np.concatenate([np.fromfile(p, np.uint32) for p in sorted(out.glob("sequences/*/labels/*.label"))]) & 0xFFFF
+    sign, road = pts[raw == 81, 3].mean(), pts[raw == 40, 3].mean()
+    assert sign > 0.5 > 0.25 > road
+
+
+def test_deterministic_by_seed(synth, tmp_path):
+    out, _ = synth
+    again = tmp_path / "again"
+    synth_lidar(again, sequences=["08"], scans=1, seed=3)     # scan 0 does not depend on the scan count
+    for rel in ("velodyne/000000.bin", "labels/000000.label"):
+        assert (again / "sequences/08" / rel).read_bytes() == (out / "sequences/08" / rel).read_bytes()
+    other = tmp_path / "other"
+    synth_lidar(other, sequences=["08"], scans=1, seed=4)
+    scan = "sequences/08/velodyne/000000.bin"
+    assert (other / scan).read_bytes() != (out / scan).read_bytes()
+
+
+def test_cli(tmp_path, capsys):
+    args = argparse.Namespace(out=str(tmp_path / "o"), scans=1, sequences=["3"], seed=0)
+    assert cli(args) == 0
+    assert (tmp_path / "o/sequences/03/velodyne/000000.bin").is_file()
+    assert "wrote 1 scans" in capsys.readouterr().out

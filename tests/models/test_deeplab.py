@@ -1,0 +1,69 @@
+import pytest
+import torch
+
+from pcseg.models import create_model, model_family
+from pcseg.models.deeplab import DeepLabV3Plus
+
+
+def _tiny(**kw) -> DeepLabV3Plus:
+    args = dict(in_channels=5, num_classes=7, width=8, layers=(1, 1, 1, 1))
+    args.update(kw)
+    return DeepLabV3Plus(**args)
+
+
+@pytest.mark.parametrize("output_stride,hw", [(16, (32, 64)), (16, (64, 256)), (8, (16, 40)), (8, (64, 128))])
+def test_output_shape(output_stride, hw):
+    torch.manual_seed(0)
+    model = _tiny(output_stride=output_stride).eval()
+    with torch.no_grad():
+        y = model(torch.randn(2, 5, *hw))
+    assert y.shape == (2, 7, *hw)
+    assert torch.isfinite(y).all()
+
+
+@pytest.mark.parametrize("output_stride,hw", [(16, (64, 1000)), (16, (24, 64)), (8, (64, 1004))])
+def test_bad_size_is_a_clear_error(output_stride, hw):
+    model = _tiny(output_stride=output_stride)
+    with pytest.raises(ValueError, match=rf"multiples of {output_stride}.*{hw[0]}x{hw[1]}"):
+        model(torch.randn(1, 5, *hw))
+
+
+def test_bad_output_stride():
+    with pytest.raises(ValueError, match="output_stride"):
+        _tiny(output_stride=32)
+
+
+def test_every_parameter_gets_a_gradient():
+    torch.manual_seed(0)
+    model = _tiny(output_stride=8).train()
+    x = torch.randn(2, 5, 16, 64)
+    target = torch.randint(0, 7, (2, 16, 64))
+    loss = torch.nn.functional.cross_entropy(model(x), target)
+    loss.backward()
+    assert torch.isfinite(loss)
+    for name, p in model.named_parameters():
+        assert p.grad is not None, name
+        assert torch.isfinite(p.grad).all(), name
+        assert p.grad.abs().sum() > 0, name
+
+
+def test_batch_of_one_trains():
+    # the image-pooling branch has no BatchNorm, so a single image per batch works in train mode
+    model = _tiny().train()
+    model(torch.randn(1, 5, 32, 64)).sum().backward()
+
+
+def test_registry():
+    assert model_family("deeplabv3plus") == "2d"
+    model = create_model("deeplabv3plus", in_channels=7, num_classes=13, width=8, layers=[1, 1, 1, 1])
+    assert isinstance(model, DeepLabV3Plus)
+    assert model(torch.randn(1, 7, 16, 32)).shape == (1, 13, 16, 32)
+
+
+def test_dilation_keeps_the_feature_map():
+    model = _tiny(output_stride=8).eval()
+    low, deep = model.encoder(torch.randn(1, 5, 32, 64))
+    assert low.shape[-2:] == (8, 16) and deep.shape[-2:] == (4, 8)
+    model = _tiny(output_stride=16).eval()
+    low, deep = model.encoder(torch.randn(1, 5, 32, 64))
+    assert low.shape[-2:] == (8, 16) and deep.shape[-2:] == (2, 4)

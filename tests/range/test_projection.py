@@ -1,0 +1,96 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from pcseg.range.projection import (label_image, make_image, pixel_points, point_channels, project,
+                                    spherical_coords)
+from pcseg.range.reference import np_project
+
+H, W = 64, 2048
+
+
+def _dir(yaw_deg: float, pitch_deg: float, r: float = 10.0) -> list[float]:
+    """A point at range r seen at RangeNet++ yaw (= -atan2(y, x)) and pitch."""
+    a, p = math.radians(-yaw_deg), math.radians(pitch_deg)
+    return [r * math.cos(p) * math.cos(a), r * math.cos(p) * math.sin(a), r * math.sin(p)]
+
+
+def test_pixel_formula_by_hand():
+    pts = torch.tensor([_dir(0, 0), _dir(90, 0), _dir(-90, -10), _dir(179.9, 2.9), _dir(45, -24.9)])
+    px, py, r = spherical_coords(pts, H, W, 3.0, -25.0)
+    # u = floor(0.5 (yaw/pi + 1) W); v = floor((1 - (pitch + 25 deg) / 28 deg) H)
+    assert px.tolist() == [1024, 1536, 512, 2047, 1280]
+    assert py.tolist() == [math.floor((1 - 25 / 28) * H), math.floor((1 - 25 / 28) * H),
+                           math.floor((1 - 15 / 28) * H), 0, 63]
+    assert torch.allclose(r, torch.full((5,), 10.0))
+
+
+def test_out_of_fov_is_clamped_and_origin_is_finite():
+    pts = torch.tensor([_dir(10, 40), _dir(10, -60), [0.0, 0.0, 0.0]])
+    px, py, r = spherical_coords(pts, H, W, 3.0, -25.0)
+    assert py.tolist()[:2] == [0, H - 1]
+    assert 0 <= int(px[2]) < W and 0 <= int(py[2]) < H and float(r[2]) == 0.0
+
+
+@pytest.mark.parametrize("order", [[0, 1, 2], [2, 1, 0], [1, 2, 0]])
+def test_closest_point_wins_whatever_the_order(order):
+    base = [_dir(30, -5, 20.0), _dir(30, -5, 5.0), _dir(30, -5, 12.0)]
+    pts = torch.tensor([base[i] for i in order])
+    proj = project(pts, H, W, 3.0, -25.0)
+    closest = order.index(1)
+    assert int(proj.mask.sum()) == 1
+    assert int(proj.index[proj.mask][0]) == closest
+    assert float(proj.range[proj.mask][0]) == pytest.approx(5.0, rel=1e-6)
+    assert proj.winners().tolist() == [i == closest for i in range(3)]
+
+
+def test_point_zero_is_a_valid_pixel():
+    # the reference marks pixels valid with proj_idx > 0 and loses point 0; here index 0 is a valid pixel
+    pts = torch.tensor([_dir(0, 0), _dir(90, 0)])
+    proj = project(pts, H, W, 3.0, -25.0)
+    assert int(proj.mask.sum()) == 2
+    assert int(proj.index[int(proj.py[0]), int(proj.px[0])]) == 0
+    assert bool(proj.winners()[0])
+    assert int((proj.index == -1).sum()) == H * W - 2
+    assert bool((proj.range[~proj.mask] == -1).all())
+
+
+def test_images_normalise_and_zero_empty_pixels():
+    pts = torch.tensor([_dir(0, 0, 4.0), _dir(90, -10, 8.0)])
+    proj = project(pts, 8, 16, 3.0, -25.0)
+    values = point_channels(pts, proj.point_range, ["range", "z", "remission", "r"],
+                            intensity=torch.tensor([0.5, 0.25]), color=None)
+    assert torch.isnan(values[:, 3]).all()
+    rows = pixel_points(proj)                           # the pixel owners in row-major pixel order
+    assert sorted(rows.tolist()) == [0, 1]
+    img = make_image(proj, values[rows], mean=[2.0, 0.0, 0.5, 0.5], std=[2.0, 1.0, 0.25, 0.2])
+    assert img.shape == (4, 8, 16)
+    y0, x0 = int(proj.py[0]), int(proj.px[0])
+    y1, x1 = int(proj.py[1]), int(proj.px[1])
+    assert img[:, y0, x0].tolist() == pytest.approx([1.0, 0.0, 0.0, 0.0], abs=1e-6)
+    assert img[:, y1, x1].tolist() == pytest.approx([3.0, 8 * math.sin(math.radians(-10)), -1.0, 0.0], abs=1e-5)
+    mask = proj.mask
+    assert float(img[:, ~mask].abs().sum()) == 0.0
+    lab = label_image(proj, torch.tensor([3, 7]))
+    assert int(lab[y0, x0]) == 3 and int(lab[y1, x1]) == 7 and int((lab == -1).sum()) == 8 * 16 - 2
+    with pytest.raises(ValueError, match="value rows"):
+        make_image(proj, values[:1], mean=[0] * 4, std=[1] * 4)
+    with pytest.raises(ValueError, match="unknown range-image channel"):
+        point_channels(pts, proj.point_range, ["intensity"])
+
+
+def test_matches_the_reference_projection_on_a_real_scan(realdata):
+    scan = np.fromfile(realdata / "torch-points3d/KITTI/000000.bin", dtype=np.float32).reshape(-1, 4)
+    assert len(scan) == 123_389
+    ref = np_project(scan[:, :3], H, W, 3.0, -25.0)
+    proj = project(torch.from_numpy(scan[:, :3].copy()), H, W, 3.0, -25.0)
+    # same pixel for (nearly) every point: only float rounding at pixel borders may differ
+    same_px = (proj.px.numpy() == ref["px"]) & (proj.py.numpy() == ref["py"])
+    assert same_px.mean() > 0.9999
+    # the same pixels are filled, and the same point wins wherever the choice is not a float tie
+    assert (proj.mask.numpy() == (ref["index"] >= 0)).mean() > 0.9999
+    agree = proj.index.numpy() == ref["index"]
+    assert agree.mean() > 0.9999
+    assert (np.abs(proj.range.numpy() - ref["range"]) < 1e-4).mean() > 0.9999
