@@ -106,6 +106,8 @@ def run_model(short: str, config: Path, cache: Path, out: Path, seed: int) -> di
     metrics = evaluate(cfg, [run_dir / "last.pt"], out=model_dir, write_predictions=True, show_progress=True)
     eval_time = time.time() - t0
 
+    from pcseg.vis.render import room_interior_mask
+
     classes = class_set(cfg)
     # one predicted room as <room>_pred.ply and a picture of prediction | ground truth | errors
     rooms = sorted(metrics["rooms"])
@@ -117,7 +119,12 @@ def run_model(short: str, config: Path, cache: Path, out: Path, seed: int) -> di
         pred = np.load(model_dir / "predictions" / f"{name}.npy")
         if write_colored_ply(model_dir / f"{name}_pred.ply", cloud.coord, pred, classes):
             ply = model_dir / f"{name}_pred.ply"
-        if call_vis("render", "render_comparison", cloud.coord, pred, np.asarray(cloud.label), classes,
+        gt = np.asarray(cloud.label)
+        coord = cloud.coord
+        keep = room_interior_mask(classes, gt)    # leave the ceiling out so the picture shows the room
+        if keep is not None:
+            coord, pred, gt = coord[keep], pred[keep], gt[keep]
+        if call_vis("render", "render_comparison", coord, pred, gt, classes,
                     model_dir / f"{name}_pred.png", size=(1200, 400)):
             picture = model_dir / f"{name}_pred.png"
     return {"model": short, "name": cfg.model.name, "miou": metrics["miou"], "oa": metrics["oa"],

@@ -286,7 +286,7 @@ def render(args: argparse.Namespace) -> int:
     """``pcseg render INPUT [--labels L] [--gt G] --out PNG [--view top|oblique] [--size W H]
     [--side-by-side] [--classes NAME]``."""
     from pcseg.vis.palette import legend_entries
-    from pcseg.vis.render import render_cloud, render_comparison
+    from pcseg.vis.render import render_cloud, render_comparison, room_interior_mask
 
     source = Path(args.input)
     if not source.exists():
@@ -307,14 +307,11 @@ def render(args: argparse.Namespace) -> int:
     gt = None if scene.gt is None else scene.gt[index]
 
     # An indoor room seen from above is all ceiling: the oblique view leaves the ceiling out.
-    reference = gt if gt is not None else pred
-    if scene.class_set is S3DIS and view == "oblique" and reference is not None:
-        ceiling = reference == S3DIS.index("ceiling")
-        if ceiling.any() and not ceiling.all():
-            note(f"leaving out {int(ceiling.sum()):,} ceiling points so the room shows (--view top keeps them)")
-            keep = ~ceiling
-            coord, pred = coord[keep], None if pred is None else pred[keep]
-            gt = None if gt is None else gt[keep]
+    keep = room_interior_mask(scene.class_set, gt if gt is not None else pred, view)
+    if keep is not None:
+        note(f"leaving out {int((~keep).sum()):,} ceiling points so the room shows (--view top keeps them)")
+        coord, pred = coord[keep], None if pred is None else pred[keep]
+        gt = None if gt is None else gt[keep]
 
     if side:
         if pred is None or gt is None:

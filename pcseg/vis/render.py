@@ -301,6 +301,23 @@ def _colors01(colors: np.ndarray, n: int) -> np.ndarray:
     return np.clip(colors, 0.0, 1.0)
 
 
+def room_interior_mask(class_set: ClassSet, reference: np.ndarray | None, view: str = "oblique") -> np.ndarray | None:
+    """Points to keep so an oblique view shows inside an S3DIS room: all but the ceiling (seen from above, a
+    room is all ceiling). None when nothing should be left out (other class sets, top view, no labels, or a
+    cloud that is all ceiling).
+
+    Shapes: reference (N,) int labels -> (N,) bool or None.
+    """
+    from pcseg.classes import S3DIS
+
+    if class_set is not S3DIS or view != "oblique" or reference is None:
+        return None
+    ceiling = np.asarray(reference) == S3DIS.index("ceiling")
+    if not ceiling.any() or ceiling.all():
+        return None
+    return ~ceiling
+
+
 def render_cloud(coord: np.ndarray, colors: np.ndarray, out_png: str | os.PathLike,
                  size: tuple[int, int] = (1280, 960), view: str = "oblique",
                  legend: list[LegendEntry] | None = None, title: str | None = None,
