@@ -25,6 +25,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from pcseg.errors import PcsegError
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
@@ -81,10 +83,8 @@ def prepare_data(data_dir: Path, seed: int, points_per_room: int | None = None) 
 
 def run_model(short: str, config: Path, cache: Path, out: Path, seed: int) -> dict[str, Any]:
     """Train + evaluate one demo model; returns its summary row."""
-    import numpy as np
-
     from pcseg.config import load_config
-    from pcseg.engine.data import class_set, val_clouds
+    from pcseg.engine.data import class_set, family, val_clouds
     from pcseg.engine.evaluate import evaluate, write_colored_ply
     from pcseg.engine.train import call_vis, train
 
@@ -127,11 +127,44 @@ def run_model(short: str, config: Path, cache: Path, out: Path, seed: int) -> di
         if call_vis("render", "render_comparison", coord, pred, gt, classes,
                     model_dir / f"{name}_pred.png", size=(1200, 400)):
             picture = model_dir / f"{name}_pred.png"
+    strip = None
+    if rooms and family(cfg) == "2d":
+        strip = model_dir / f"{name}_range.png"
+        range_strip(run_dir / "last.pt", loader, strip)
     return {"model": short, "name": cfg.model.name, "miou": metrics["miou"], "oa": metrics["oa"],
             "macc": metrics["macc"], "train_time": train_time, "eval_time": eval_time,
             "points": metrics["num_points"], "train_points_per_s": result.points_seen / max(result.train_seconds, 1e-9),
-            "epochs": result.epochs, "steps": result.step, "picture": picture, "ply": ply,
+            "epochs": result.epochs, "steps": result.step, "picture": picture, "ply": ply, "strip": strip,
             "metrics": model_dir / "metrics.json", "run": run_dir, "iou": metrics["iou"]}
+
+
+def range_strip(checkpoint: Path, loader: Any, out_png: Path) -> None:
+    """The first viewpoint's range image of a room as stacked strips: range, ground truth, prediction."""
+    import torch
+
+    from pcseg.config import config_from_dict
+    from pcseg.engine.checkpoint import build_model_from_checkpoint, load_checkpoint
+    from pcseg.engine.data import class_set
+    from pcseg.range.dataset import RangeDataset
+    from pcseg.range.spec import range_spec
+    from pcseg.vis.render import render_range_strips
+
+    ckpt = load_checkpoint(checkpoint)
+    cfg = config_from_dict(ckpt["config"], f"{checkpoint} (config inside)")   # holds the measured mean/std
+    classes = class_set(cfg)
+    item = RangeDataset([loader], range_spec(cfg, need_stats=True), classes.num_classes)[0]
+    model = build_model_from_checkpoint(ckpt, checkpoint).eval()
+    with torch.no_grad():
+        pred = model(item["image"][None])[0].argmax(0).numpy()
+    label = item["label"].numpy()
+    empty = label < 0
+    rng = item["image"][0].numpy().astype(np.float64)
+    rng[empty] = np.nan
+    palette = classes.palette()
+    pred_rgb = palette[pred]
+    pred_rgb[empty] = 0
+    render_range_strips([("range (normalised)", rng), ("ground truth", palette[label]),
+                         (f"prediction ({cfg.model.name})", pred_rgb)], out_png)
 
 
 def write_summary(out: Path, rows: list[dict[str, Any]], total_time: float, num_classes: int) -> Path:
@@ -155,6 +188,8 @@ def write_summary(out: Path, rows: list[dict[str, Any]], total_time: float, num_
                   + (f", coloured prediction: `{r['ply'].relative_to(out)}`" if r["ply"] else ""), ""]
         if r["picture"] is not None:
             lines += [f"![{r['model']}: prediction | ground truth | errors]({r['picture'].relative_to(out)})", ""]
+        if r.get("strip") is not None and r["strip"].is_file():
+            lines += [f"![{r['model']}: range image | ground truth | prediction]({r['strip'].relative_to(out)})", ""]
         iou_png = r["metrics"].parent / "iou.png"
         if iou_png.is_file():
             lines += [f"![{r['model']}: IoU per class]({iou_png.relative_to(out)})", ""]
