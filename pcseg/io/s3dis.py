@@ -146,6 +146,10 @@ def read_annotation_file(path: str | os.PathLike, rel: str | None = None,
             repairs.append(f"{rel}: CRLF line endings ({crlf} lines)")
     table = parse_table(buf, NCOLS, _line_fixer(path, rel, repairs))
     if len(table):
+        xyz = np.abs(table[:, :3])
+        if xyz.max() > np.finfo(np.float32).max:   # exponent notation can exceed what float32 coordinates hold
+            bad = np.flatnonzero(np.any(xyz > np.finfo(np.float32).max, axis=1))
+            raise PcsegError(path, f"coordinate too large for float32 in data row {bad[0] + 1}")
         rgb = table[:, 3:6]
         if rgb.min() < 0 or rgb.max() > 255:
             bad = np.flatnonzero(np.any((rgb < 0) | (rgb > 255), axis=1))

@@ -211,7 +211,9 @@ def parse_table(buf: np.ndarray, ncols: int, fix: LineFixer) -> np.ndarray:
         raise ValueError("parse_table needs a uint8 buffer ending with the sentinel newline")
     kernel = _kernel()
     end = len(buf) - 1
-    max_rows = int(np.count_nonzero(buf == 10))  # every row ends with a newline (the sentinel included)
+    # a row holds at least ncols digits and ncols separators/newline, so this bounds the row count without a
+    # pass over the buffer; np.empty only reserves address space, pages are touched as rows are written
+    max_rows = len(buf) // (2 * ncols) + 1
     out = np.empty((max_rows, ncols), dtype=np.float64)
     pos, row, lineno = 0, 0, 0
     while pos < end:
