@@ -4,6 +4,8 @@ import torch
 from pcseg.models import create_model
 from pcseg.models.acnn import ACNNSeg, AnnularConv, Dropout
 
+from tests.models.gradcheck import assert_every_parameter_learns
+
 
 def block(b: int, n: int, seed: int = 0, channels: int = 9) -> tuple[torch.Tensor, torch.Tensor]:
     """A fake 1 m block: floor, ceiling and a wall, 9 PointNet channels (+ normals when channels == 12)."""
@@ -43,12 +45,7 @@ def test_every_parameter_gets_a_gradient():
     feats, coord = block(3, 192)
     logits = model(feats, coord)
     loss = torch.nn.functional.cross_entropy(logits, torch.randint(0, 5, (3, 192)))
-    loss.backward()
-    assert torch.isfinite(loss)
-    for name, p in model.named_parameters():
-        assert p.grad is not None, name
-        assert torch.isfinite(p.grad).all(), name
-        assert p.grad.abs().sum() > 0, name
+    assert_every_parameter_learns(model, loss)
 
 
 def test_given_normals_and_missing_coord():

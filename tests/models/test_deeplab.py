@@ -4,6 +4,8 @@ import torch
 from pcseg.models import create_model, model_family
 from pcseg.models.deeplab import DeepLabV3Plus
 
+from tests.models.gradcheck import assert_every_parameter_learns
+
 
 def _tiny(**kw) -> DeepLabV3Plus:
     args = dict(in_channels=5, num_classes=7, width=8, layers=(1, 1, 1, 1))
@@ -39,12 +41,7 @@ def test_every_parameter_gets_a_gradient():
     x = torch.randn(2, 5, 16, 64)
     target = torch.randint(0, 7, (2, 16, 64))
     loss = torch.nn.functional.cross_entropy(model(x), target)
-    loss.backward()
-    assert torch.isfinite(loss)
-    for name, p in model.named_parameters():
-        assert p.grad is not None, name
-        assert torch.isfinite(p.grad).all(), name
-        assert p.grad.abs().sum() > 0, name
+    assert_every_parameter_learns(model, loss)
 
 
 def test_batch_of_one_trains():

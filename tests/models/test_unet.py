@@ -4,6 +4,8 @@ import torch
 from pcseg.models import create_model, model_family
 from pcseg.models.unet import UNet
 
+from tests.models.gradcheck import assert_every_parameter_learns
+
 
 @pytest.mark.parametrize("depth,hw", [(4, (64, 128)), (4, (16, 48)), (2, (12, 20)), (3, (8, 2048 // 16))])
 def test_output_shape(depth, hw):
@@ -27,12 +29,7 @@ def test_every_parameter_gets_a_gradient():
     model = UNet(in_channels=3, num_classes=5, width=4, depth=3, max_width=12).train()
     x = torch.randn(2, 3, 16, 32)
     loss = torch.nn.functional.cross_entropy(model(x), torch.randint(0, 5, (2, 16, 32)))
-    loss.backward()
-    assert torch.isfinite(loss)
-    for name, p in model.named_parameters():
-        assert p.grad is not None, name
-        assert torch.isfinite(p.grad).all(), name
-        assert p.grad.abs().sum() > 0, name
+    assert_every_parameter_learns(model, loss)
 
 
 def test_max_width_caps_channels():
