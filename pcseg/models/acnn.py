@@ -30,7 +30,7 @@ Structure of the reference segmentation network, artemkomarichev/a-cnn ``models/
   block, before the global level.
 - *Centroid counts scale with the points per block*: the reference samples 1/4 then 1/16 of its 2048 input
   points (512, 128); ``centroid_ratios=(1/4, 1/16)`` keeps those fractions, so 4096-point blocks get 1024 and
-  256 centroids and 1024-point demo blocks 256 and 64; the densities the rings see then match the reference.
+  256 centroids (1024-point blocks 256 and 64; ``configs/demo_acnn.yaml`` halves them to save CPU time).
 - *Normals*: S3DIS has none. Unless ``normal_channel`` names where they sit in the input features, they are
   estimated inside ``forward`` from the block coordinates by PCA over the 16 nearest neighbours and oriented
   towards the block's centroid (:mod:`pcseg.ops.normals`), so floor normals point up, ceiling normals down
@@ -126,7 +126,7 @@ class AnnularConv(nn.Module):
             rows = idx + (torch.arange(b, device=idx.device) * n).view(b, 1, 1)
         # gather point rows (channels last), then offsets relative to the centroid, scaled by r_out
         table = torch.cat([features.transpose(1, 2), xyz / self.r_out], dim=-1)   # (B, N, C + 3)
-        x = table.reshape(b * n, -1)[rows]                                        # (B, M, k, C + 3)
+        x = torch.index_select(table.reshape(b * n, -1), 0, rows.reshape(-1)).view(*rows.shape, -1)
         shift = torch.zeros(b, centers.shape[1], 1, x.shape[-1], dtype=x.dtype, device=x.device)
         shift[..., -3:] = centers.unsqueeze(2) / self.r_out
         x = (x - shift).permute(0, 3, 1, 2)                  # (B, C + 3, M, k), channels_last memory
@@ -188,13 +188,12 @@ class ACNNSeg(nn.Module):
         super().__init__()
         ratios = tuple(float(r) for r in centroid_ratios)
         if (in_channels < 1 or num_classes < 1 or width <= 0 or radius_scale <= 0 or ring_k_scale <= 0
-                or len(ratios) != 2
-                or not all(0 < r <= 1 for r in ratios) or not 0.0 <= dropout < 1.0 or normal_k < 3
-                or (normal_channel is not None and not 0 <= normal_channel <= in_channels - 3)):
+                or len(ratios) != 2 or not all(0 < r <= 1 for r in ratios) or not 0.0 <= dropout < 1.0
+                or normal_k < 3 or (normal_channel is not None and not 0 <= normal_channel <= in_channels - 3)):
             raise ValueError(f"bad ACNNSeg arguments: in_channels={in_channels}, num_classes={num_classes}, "
                              f"width={width}, centroid_ratios={centroid_ratios}, radius_scale={radius_scale}, "
-                             f"ring_k_scale={ring_k_scale}, "
-                             f"normal_channel={normal_channel}, normal_k={normal_k}, dropout={dropout}")
+                             f"ring_k_scale={ring_k_scale}, normal_channel={normal_channel}, "
+                             f"normal_k={normal_k}, dropout={dropout}")
         self.in_channels, self.num_classes = in_channels, num_classes
         self.centroid_ratios = ratios
         self.normal_channel, self.normal_k = normal_channel, normal_k

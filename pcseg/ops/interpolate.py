@@ -33,8 +33,18 @@ def interpolate(features: torch.Tensor, idx: torch.Tensor, weight: torch.Tensor)
     """
     b, c, m = features.shape
     rows = idx + (torch.arange(b, device=idx.device) * m).view(b, 1, 1)
-    gathered = features.transpose(1, 2).reshape(b * m, c)[rows]                 # (B, N, k, C)
-    return (gathered * weight.to(features.dtype).unsqueeze(-1)).sum(2).transpose(1, 2)
+    table = features.transpose(1, 2).reshape(b * m, c)
+    w = weight.to(features.dtype).unsqueeze(-1)                                  # (B, N, k, 1)
+    # one term per neighbour: a broadcast sum over k would give a stride-0 gradient that is slow on CPU
+    n = idx.shape[1]
+
+    def term(j: int) -> torch.Tensor:
+        return torch.index_select(table, 0, rows[..., j].reshape(-1)).view(b, n, c) * w[:, :, j]
+
+    out = term(0)
+    for j in range(1, idx.shape[-1]):
+        out = out + term(j)
+    return out.transpose(1, 2)                                                   # (B, C, N)
 
 
 def three_nn_interpolate(features: torch.Tensor, dense: torch.Tensor, sparse: torch.Tensor, k: int = 3,
