@@ -292,7 +292,8 @@ def build(points: np.ndarray, leaf_size: int, threads: int = 1):
     pbuf = np.empty(n, np.int64)
     _bbox(pts, 0, n, bmin, bmax, 0)
     split_levels(pts, perm, buf, pbuf, lo, hi, bmin, bmax, 0, 0, 1)
-    parallel_map(lambda root: split_levels(buf, pbuf, pts, perm, lo, hi, bmin, bmax, root, 1, depth), (1, 2))
+    parallel_map(lambda root: split_levels(buf, pbuf, pts, perm, lo, hi, bmin, bmax, root, 1, depth), (1, 2),
+                 threads)
     if depth % 2 == 1:
         return buf, pbuf, lo, hi, bmin, bmax
     return pts, perm, lo, hi, bmin, bmax

@@ -98,11 +98,12 @@ def _run_trees(query: np.ndarray, ref: np.ndarray, work) -> None:
     from pcseg.ops import _kernels as K
 
     b = ref.shape[0]
-    threads = num_threads() if b == 1 else 1
-    trees = parallel_map(lambda i: K.build(ref[i], KNN_LEAF_SIZE, threads), range(b))
-    per_item = max(1, num_threads() // b) if b < num_threads() else 1
+    threads = num_threads(b * max(ref.shape[1], query.shape[1]))
+    trees = parallel_map(lambda i: K.build(ref[i], KNN_LEAF_SIZE, threads if b == 1 else 1), range(b),
+                         threads)
+    per_item = max(1, threads // b)
     tasks = [(i, q0, q1) for i in range(b) for q0, q1 in split_range(query.shape[1], per_item)]
-    parallel_map(lambda t: work(trees[t[0]], *t), tasks)
+    parallel_map(lambda t: work(trees[t[0]], *t), tasks, threads)
 
 
 def _knn_numba(query: torch.Tensor, ref: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:

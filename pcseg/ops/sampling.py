@@ -62,13 +62,14 @@ def _fps_numba(xyz: torch.Tensor, m: int, start: torch.Tensor) -> torch.Tensor:
 
     pts = xyz.detach().to(torch.float32).contiguous().numpy()
     starts = start.tolist()
+    threads = num_threads(pts.shape[0] * pts.shape[1])
     # one item: its tree is built in two threads; several: one item per thread
-    threads = num_threads() if pts.shape[0] == 1 else 1
+    build_threads = threads if pts.shape[0] == 1 else 1
 
     def one(i: int) -> np.ndarray:
-        return K.fps_on_tree(*K.build(pts[i], FPS_LEAF_SIZE, threads), m, starts[i])
+        return K.fps_on_tree(*K.build(pts[i], FPS_LEAF_SIZE, build_threads), m, starts[i])
 
-    rows = parallel_map(one, range(pts.shape[0]))
+    rows = parallel_map(one, range(pts.shape[0]), threads)
     return torch.from_numpy(np.stack(rows)).to(xyz.device)
 
 

@@ -62,7 +62,7 @@ def test_knn_self_query_ties_and_k_equal_n(backend):
 
 def test_knn_large_single_cloud_split_over_threads():
     rng = np.random.default_rng(1)
-    ref = rng.random((1, 40_000, 3), dtype=np.float32)
+    ref = rng.random((1, 70_000, 3), dtype=np.float32)          # > PARALLEL_MIN_POINTS: threaded
     query = ref[:, ::97].copy()
     a = knn(torch.from_numpy(query), torch.from_numpy(ref), 8, backend="numba")
     b = knn(torch.from_numpy(query), torch.from_numpy(ref), 8, backend="torch")

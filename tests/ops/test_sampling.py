@@ -77,9 +77,9 @@ def test_generator_picks_the_start_and_is_reproducible():
 
 
 def test_large_cloud_tree_matches_vanilla_kernel_and_threaded_build():
-    # >= 2**15 points: the kd-tree is built in two threads
+    # >= 2**16 points: the kd-tree is built in two threads
     rng = np.random.default_rng(2)
-    pts = rng.random((40_000, 3), dtype=np.float32) * np.float32([4, 3, 1])
+    pts = rng.random((70_000, 3), dtype=np.float32) * np.float32([4, 3, 1])
     got = fps(torch.from_numpy(pts)[None], 300, backend="numba")[0].numpy()
     np.testing.assert_array_equal(got, _kernels.fps_vanilla(pts, 300, 0))
     single = _kernels.build_tree(pts, 64)
