@@ -55,6 +55,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("inputs", nargs="+", metavar="INPUT")
     s.add_argument("--checkpoint", required=True)
     s.add_argument("--out", required=True)
+    s.add_argument("--tile-points", type=int, default=2_000_000, metavar="N",
+                   help="3D models: .npy/.bin clouds with more points are read in chunks and segmented tile by "
+                        "tile in bounded memory, with the same labels (default 2,000,000)")
     s.set_defaults(handler="pcseg.engine.predict:cli")
 
     for name, helptext in (("view", "Open3D window on a labelled cloud"),

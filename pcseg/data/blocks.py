@@ -55,55 +55,131 @@ def num_channels(features: Sequence[str]) -> int:
     return sum(FEATURE_CHANNELS[f] for f in check_features(features))
 
 
-@dataclass
-class _RoomIndex:
-    """Points of one room sorted by stride cell.
+@dataclass(frozen=True)
+class Grid:
+    """The column grid of a room: ``nbx`` x ``nby`` block columns every ``stride`` metres, over
+    ``ncx`` x ``ncy`` stride cells (a column covers ``span`` x ``span`` cells).
 
-    Shapes: order (N,) int; offsets (ncx * ncy + 1,) int64; room_min, room_max (3,) float64.
+    A cloud processed tile by tile (pcseg.engine.tiled) uses the grid of the WHOLE cloud for every tile, so
+    each column gets exactly the points, features and random chunks it gets when the cloud is processed in
+    one piece. Shapes: room_min, room_max (3,) float64.
     """
 
-    order: np.ndarray
-    offsets: np.ndarray
-    ncx: int           # cells along x
-    ncy: int
+    room_min: np.ndarray
+    room_max: np.ndarray
+    block_size: float
+    stride: float
     nbx: int           # block columns along x
     nby: int
     span: int          # cells per block side: ceil(block_size / stride)
     exact: bool        # cells do not tile a block exactly -> filter by coordinate
-    room_min: np.ndarray
-    room_max: np.ndarray
+
+    @property
+    def ncx(self) -> int:
+        return self.nbx - 1 + self.span
+
+    @property
+    def ncy(self) -> int:
+        return self.nby - 1 + self.span
+
+    def cells(self, coord: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Stride cell of every point (clipped to the grid). Shapes: coord (N, >=2) -> cx, cy (N,) int64."""
+        coord = np.asarray(coord)
+        cx = np.clip(((coord[:, 0] - self.room_min[0]) / self.stride).astype(np.int64), 0, self.ncx - 1)
+        cy = np.clip(((coord[:, 1] - self.room_min[1]) / self.stride).astype(np.int64), 0, self.ncy - 1)
+        return cx, cy
+
+    def window(self, bx0: int, bx1: int, by0: int, by1: int) -> tuple[int, int, int, int]:
+        """The cells (x0, x1, y0, y1; ends exclusive) holding the points of columns [bx0, bx1) x [by0, by1)."""
+        return bx0, min(bx1 - 1 + self.span, self.ncx), by0, min(by1 - 1 + self.span, self.ncy)
 
 
-def _index_room(coord: np.ndarray, block_size: float, stride: float) -> _RoomIndex:
-    coord = np.asarray(coord)
-    room_min = coord.min(axis=0).astype(np.float64)
-    room_max = coord.max(axis=0).astype(np.float64)
+def room_grid(room_min: np.ndarray, room_max: np.ndarray, block_size: float, stride: float) -> Grid:
+    """The grid of a room with the given bounds (the number of columns as in the reference, see above)."""
+    room_min = np.asarray(room_min, dtype=np.float64)
+    room_max = np.asarray(room_max, dtype=np.float64)
     extent = room_max - room_min
     # reference: num_block_x = int(np.ceil((limit[0] - block_size) / stride)) + 1
     nbx, nby = (max(1, int(math.ceil((extent[a] - block_size) / stride)) + 1) for a in (0, 1))
     ratio = block_size / stride
     span = max(1, int(math.ceil(ratio - 1e-9)))
     exact = abs(ratio - round(ratio)) > 1e-9 or ratio < 1
-    ncx, ncy = nbx - 1 + span, nby - 1 + span
-    cx = np.clip(((coord[:, 0] - room_min[0]) / stride).astype(np.int64), 0, ncx - 1)
-    cy = np.clip(((coord[:, 1] - room_min[1]) / stride).astype(np.int64), 0, ncy - 1)
+    return Grid(room_min, room_max, float(block_size), float(stride), nbx, nby, span, exact)
+
+
+@dataclass
+class _RoomIndex:
+    """Points of one room (or one tile of it) sorted by stride cell.
+
+    The index covers the cells [x0, x0 + ncx) x [y0, y0 + ncy) of ``grid``; every point must lie there.
+    Shapes: order (N,) int; offsets (ncx * ncy + 1,) int64.
+    """
+
+    order: np.ndarray
+    offsets: np.ndarray
+    grid: Grid
+    x0: int
+    y0: int
+    ncx: int           # cells of the window along x
+    ncy: int
+
+    @property
+    def nbx(self) -> int:
+        return self.grid.nbx
+
+    @property
+    def nby(self) -> int:
+        return self.grid.nby
+
+    @property
+    def room_min(self) -> np.ndarray:
+        return self.grid.room_min
+
+    @property
+    def room_max(self) -> np.ndarray:
+        return self.grid.room_max
+
+    @property
+    def exact(self) -> bool:
+        return self.grid.exact
+
+    def slices(self, bx: int, by: int) -> Iterator[tuple[int, int]]:
+        """(start, stop) ranges of ``order`` that hold column (bx, by), one per cell row along x."""
+        g = self.grid
+        y_lo, y_hi = by - self.y0, min(by + g.span, g.ncy) - self.y0
+        if not (0 <= y_lo and y_hi <= self.ncy and bx >= self.x0 and min(bx + g.span, g.ncx) <= self.x0 + self.ncx):
+            raise ValueError(f"column ({bx}, {by}) is outside the indexed window")
+        for a in range(bx - self.x0, min(bx + g.span, g.ncx) - self.x0):
+            yield int(self.offsets[a * self.ncy + y_lo]), int(self.offsets[a * self.ncy + y_hi])
+
+
+def _index_room(coord: np.ndarray, block_size: float, stride: float, grid: Grid | None = None,
+                window: tuple[int, int, int, int] | None = None) -> _RoomIndex:
+    """Sort the points by cell. ``grid`` defaults to the grid of ``coord``'s own bounds; ``window`` (cells
+    x0, x1, y0, y1) to the whole grid."""
+    coord = np.asarray(coord)
+    if grid is None:
+        grid = room_grid(coord.min(axis=0), coord.max(axis=0), block_size, stride)
+    x0, x1, y0, y1 = window if window is not None else (0, grid.ncx, 0, grid.ncy)
+    cx, cy = grid.cells(coord)
+    cx -= x0
+    cy -= y0
+    ncx, ncy = x1 - x0, y1 - y0
+    if len(coord) and (cx.min() < 0 or cx.max() >= ncx or cy.min() < 0 or cy.max() >= ncy):
+        raise ValueError("points outside the indexed window")
     cell = cx * ncy + cy
     itype = np.int32 if len(coord) < 2**31 else np.int64
     order = np.argsort(cell, kind="stable").astype(itype)
     offsets = np.zeros(ncx * ncy + 1, dtype=np.int64)
     np.cumsum(np.bincount(cell, minlength=ncx * ncy), out=offsets[1:])
-    return _RoomIndex(order, offsets, ncx, ncy, nbx, nby, span, exact, room_min, room_max)
+    return _RoomIndex(order, offsets, grid, x0, y0, ncx, ncy)
 
 
 def _block_points(idx: _RoomIndex, bx: int, by: int, coord: np.ndarray | None, block_size: float,
                   stride: float) -> np.ndarray:
     """Indices (into the room) of the points of block column (bx, by); ``coord`` is needed only when the
     stride does not divide the block size."""
-    parts = []
-    for a in range(bx, min(bx + idx.span, idx.ncx)):
-        start = a * idx.ncy + by
-        stop = a * idx.ncy + min(by + idx.span, idx.ncy)
-        parts.append(idx.order[idx.offsets[start]:idx.offsets[stop]])
+    parts = [idx.order[start:stop] for start, stop in idx.slices(bx, by)]
     pts = np.concatenate(parts) if len(parts) > 1 else parts[0]
     if idx.exact and len(pts):
         assert coord is not None
@@ -118,10 +194,7 @@ def _block_points(idx: _RoomIndex, bx: int, by: int, coord: np.ndarray | None, b
 
 
 def _block_count(idx: _RoomIndex, bx: int, by: int) -> int:
-    total = 0
-    for a in range(bx, min(bx + idx.span, idx.ncx)):
-        total += int(idx.offsets[a * idx.ncy + min(by + idx.span, idx.ncy)] - idx.offsets[a * idx.ncy + by])
-    return total
+    return sum(stop - start for start, stop in idx.slices(bx, by))
 
 
 def block_features(cloud: Cloud, pts: np.ndarray, center_xy: np.ndarray, room_min: np.ndarray,
@@ -278,13 +351,18 @@ class BlockDataset:
 
 
 def iter_eval_blocks(cloud: Cloud, block_size: float = 1.0, stride: float = 0.5, num_points: int = 4096,
-                     features: Sequence[str] = DEFAULT_FEATURES, seed: int = 0) -> Iterator[dict[str, np.ndarray]]:
+                     features: Sequence[str] = DEFAULT_FEATURES, seed: int = 0, grid: Grid | None = None,
+                     columns: tuple[int, int, int, int] | None = None) -> Iterator[dict[str, np.ndarray]]:
     """Evaluation chunks that together cover every point of ``cloud`` at least once.
 
     Each (overlapping, stride <= block_size) column's points are shuffled with a generator seeded by
     (seed, column) and split into chunks of ``num_points``; the last chunk is filled up with random repeats
     of the column's points (``pad`` True there). With stride = block_size / 2 an interior point lies in 4
     columns. Empty columns are skipped.
+
+    Tiles: with ``grid`` (the whole cloud's, from :func:`room_grid`) and ``columns`` (bx0, bx1, by0, by1),
+    ``cloud`` holds the points of ``grid.window(*columns)`` in their original order, and only those columns
+    are produced, exactly as they are for the whole cloud.
 
     Shapes: yields {"features" (C, num_points) float32, "coord" (num_points, 3) float32,
     "index" (num_points,) int64 into the cloud, "pad" (num_points,) bool}.
@@ -294,9 +372,14 @@ def iter_eval_blocks(cloud: Cloud, block_size: float = 1.0, stride: float = 0.5,
     features = check_features(features, cloud)
     if len(cloud) == 0:
         return
-    idx = _index_room(cloud.coord, block_size, stride)
-    for bx in range(idx.nbx):
-        for by in range(idx.nby):
+    if grid is None:
+        idx = _index_room(cloud.coord, block_size, stride)
+        columns = (0, idx.nbx, 0, idx.nby)
+    else:
+        columns = columns if columns is not None else (0, grid.nbx, 0, grid.nby)
+        idx = _index_room(cloud.coord, block_size, stride, grid, grid.window(*columns))
+    for bx in range(columns[0], columns[1]):
+        for by in range(columns[2], columns[3]):
             pts = _block_points(idx, bx, by, cloud.coord, block_size, stride)
             n = len(pts)
             if n == 0:
@@ -335,5 +418,5 @@ def batch_eval_blocks(blocks: Iterable[dict[str, np.ndarray]], batch_size: int
         yield {k: np.stack([b[k] for b in batch]) for k in batch[0]}
 
 
-__all__ = ["BlockDataset", "iter_eval_blocks", "batch_eval_blocks", "block_features", "sample_indices",
+__all__ = ["BlockDataset", "Grid", "room_grid", "iter_eval_blocks", "batch_eval_blocks", "block_features", "sample_indices",
            "check_features", "num_channels", "FEATURE_CHANNELS", "DEFAULT_FEATURES"]

@@ -13,6 +13,7 @@ the (N, K) float32 score sum plus an (N,) count are kept, so 10M points need abo
 from __future__ import annotations
 
 import sys
+from typing import Iterable
 
 import numpy as np
 import torch
@@ -58,45 +59,54 @@ def predict_cloud(model: torch.nn.Module, cloud: Cloud, cfg: Config, device: tor
 
 def _predict_blocks(model: torch.nn.Module, cloud: Cloud, cfg: Config, device: torch.device,
                     batch_size: int) -> torch.Tensor:
-    from pcseg.data.blocks import batch_eval_blocks, iter_eval_blocks
+    from pcseg.data.blocks import iter_eval_blocks
 
     n = len(cloud)
     if n == 0:
         raise PcsegError(cloud.meta.get("source", "input"), "cloud has no points")
     cloud = prepare_inputs(cloud, cfg.data.features, str(cloud.meta.get("source", "input")))
-    scores: torch.Tensor | None = None
-    counts = torch.zeros(n, dtype=torch.int32)
-    use_amp = device.type == "cuda" and cfg.train.amp
-
-    def run(batch: dict[str, np.ndarray]) -> None:
-        nonlocal scores
-        feats = torch.from_numpy(batch["features"]).to(device, non_blocking=True)
-        coord = torch.from_numpy(batch["coord"]).to(device, non_blocking=True)
-        with torch.autocast(device.type, enabled=use_amp):
-            logits = model(feats, coord)                                  # (B, K, M)
-        k = logits.shape[1]
-        prob = torch.softmax(logits.float(), dim=1).permute(0, 2, 1).reshape(-1, k).cpu()
-        real = torch.from_numpy(~batch["pad"].reshape(-1))                # padding repeats are not counted
-        index = torch.from_numpy(batch["index"].reshape(-1))[real]
-        if scores is None:
-            scores = torch.zeros(n, k, dtype=torch.float32)
-        scores.index_add_(0, index, prob[real])
-        counts.index_add_(0, index, torch.ones(len(index), dtype=torch.int32))
-
     blocks = iter_eval_blocks(cloud, block_size=cfg.data.block_size, stride=cfg.data.eval_stride,
                               num_points=cfg.data.num_points, features=tuple(cfg.data.features))
-    try:
-        for batch in batch_eval_blocks(blocks, batch_size):
-            run(batch)
-    except ValueError as exc:          # blocks.py: a feature the cloud cannot provide, a bad stride
-        raise PcsegError(cloud.meta.get("source", "input"), str(exc)) from None
-    if scores is None:
-        raise PcsegError(cloud.meta.get("source", "input"), "no evaluation blocks were produced")
+    scores, counts = accumulate_scores(model, blocks, n, cfg, device, batch_size,
+                                       str(cloud.meta.get("source", "input")))
     covered = counts > 0
     scores /= counts.clamp(min=1).unsqueeze(1).to(torch.float32)         # in place: no (N, K) copy
     if not bool(covered.all()):
         scores = fill_from_nearest(cloud.coord, scores, covered.numpy())
     return scores
+
+
+def accumulate_scores(model: torch.nn.Module, blocks: Iterable[dict[str, np.ndarray]], n: int, cfg: Config,
+                      device: torch.device, batch_size: int, where: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run the evaluation chunks ``blocks`` (pcseg.data.blocks.iter_eval_blocks) through the model in
+    batches and sum each point's softmax probabilities.
+
+    Shapes: -> scores (n, K) float32 sums, counts (n,) int32 (chunks that held the point, padding excluded).
+    """
+    from pcseg.data.blocks import batch_eval_blocks
+
+    scores: torch.Tensor | None = None
+    counts = torch.zeros(n, dtype=torch.int32)
+    use_amp = device.type == "cuda" and cfg.train.amp
+    try:
+        for batch in batch_eval_blocks(blocks, batch_size):
+            feats = torch.from_numpy(batch["features"]).to(device, non_blocking=True)
+            coord = torch.from_numpy(batch["coord"]).to(device, non_blocking=True)
+            with torch.autocast(device.type, enabled=use_amp):
+                logits = model(feats, coord)                              # (B, K, M)
+            k = logits.shape[1]
+            prob = torch.softmax(logits.float(), dim=1).permute(0, 2, 1).reshape(-1, k).cpu()
+            real = torch.from_numpy(~batch["pad"].reshape(-1))            # padding repeats are not counted
+            index = torch.from_numpy(batch["index"].reshape(-1))[real]
+            if scores is None:
+                scores = torch.zeros(n, k, dtype=torch.float32)
+            scores.index_add_(0, index, prob[real])
+            counts.index_add_(0, index, torch.ones(len(index), dtype=torch.int32))
+    except ValueError as exc:          # blocks.py: a feature the cloud cannot provide, a bad stride
+        raise PcsegError(where, str(exc)) from None
+    if scores is None:
+        raise PcsegError(where, "no evaluation blocks were produced")
+    return scores, counts
 
 
 def fill_from_nearest(coord: np.ndarray, scores: torch.Tensor, covered: np.ndarray) -> torch.Tensor:
@@ -115,4 +125,4 @@ def fill_from_nearest(coord: np.ndarray, scores: torch.Tensor, covered: np.ndarr
     return scores
 
 
-__all__ = ["predict_cloud", "fill_from_nearest", "prepare_inputs"]
+__all__ = ["predict_cloud", "accumulate_scores", "fill_from_nearest", "prepare_inputs"]

@@ -9,8 +9,13 @@ folder (with coord.npy). For each input DIR receives
     <stem>.label   uint32 raw SemanticKITTI ids (SemanticKITTI checkpoints), and
     <stem>.ply     the points coloured by the class palette, with a ``label`` property.
 
-A file that fails is reported in one line and the others go on; the exit status is 2 if any failed. Memory
-stays bounded by the cloud plus an (N, K) float32 score array (see pcseg.engine.inference).
+A file that fails is reported in one line and the others go on; the exit status is 2 if any failed.
+
+Memory: a cloud is normally read whole and scored in one piece (the cloud plus an (N, K) float32 score
+array, see pcseg.engine.inference). A plain ``.npy`` or KITTI ``.bin`` with more than ``tile_points`` points
+(``--tile-points``, default 2,000,000) is instead read in chunks and scored tile by tile with the same result
+(pcseg.io.stream, pcseg.engine.tiled): memory is then one tile plus 2 bytes per point, whatever the cloud's
+size. Other formats are read whole.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import numpy as np
 from pcseg.classes import ClassSet, get_class_set
 from pcseg.errors import PcsegError
 from pcseg.io.cloud import Cloud
+from pcseg.io.stream import CloudStream
 
 
 def read_input(path: str | Path) -> Cloud:
@@ -59,12 +65,11 @@ def _read_cache_room(room: Path) -> Cloud:
 
 def write_outputs(out: Path, stem: str, cloud: Cloud, pred: np.ndarray, classes: ClassSet) -> list[Path]:
     """Write the label file and the coloured .ply for one input; returns the written paths."""
-    from pcseg.classes import SEMANTICKITTI
     from pcseg.engine.evaluate import write_colored_ply
     from pcseg.io.files import write_labels
 
     out.mkdir(parents=True, exist_ok=True)
-    path = out / (f"{stem}.label" if classes.name == SEMANTICKITTI.name else f"{stem}.npy")
+    path = label_path(out, stem, classes)
     write_labels(path, pred, classes)
     written = [path]
     if write_colored_ply(out / f"{stem}.ply", cloud.coord, pred, classes):
@@ -72,12 +77,51 @@ def write_outputs(out: Path, stem: str, cloud: Cloud, pred: np.ndarray, classes:
     return written
 
 
-def segment(inputs: list[str | Path], checkpoint: str | Path, out: str | Path, show_progress: bool = True) -> int:
-    """Label every input; returns the number of inputs that failed."""
+def label_path(out: Path, stem: str, classes: ClassSet) -> Path:
+    from pcseg.classes import SEMANTICKITTI
+
+    return out / (f"{stem}.label" if classes.name == SEMANTICKITTI.name else f"{stem}.npy")
+
+
+def write_stream_outputs(out: Path, stem: str, stream: CloudStream, pred: np.ndarray, classes: ClassSet
+                         ) -> None:
+    """write_outputs for a cloud read in chunks: the same two files, written chunk by chunk."""
+    from pcseg.io.files import write_labels_chunks, write_ply_chunks
+
+    out.mkdir(parents=True, exist_ok=True)
+    step = stream.chunk_rows
+    write_labels_chunks(label_path(out, stem, classes), len(pred),
+                        (pred[i:i + step] for i in range(0, len(pred), step)), classes)
+    write_ply_chunks(out / f"{stem}.ply", len(pred),
+                     (Cloud(chunk.coord, color=classes.colorize(pred[first:first + len(chunk)]),
+                            label=pred[first:first + len(chunk)]) for first, chunk in stream.chunks()))
+
+
+def _segment_stream(model, stream: CloudStream, cfg, device, out: Path, stem: str, classes: ClassSet,
+                    tile_points: int, show_progress: bool) -> tuple[int, str]:
+    """Label a cloud read in chunks; returns (points, note on its own labels)."""
+    from pcseg.engine.tiled import predict_stream
+    from pcseg.metrics import ConfusionMatrix
+
+    pred = predict_stream(model, stream, cfg, device, tile_points=tile_points, show_progress=show_progress)
+    write_stream_outputs(out, stem, stream, pred, classes)
+    if not stream.has_label:
+        return stream.n, ""
+    cm = ConfusionMatrix(classes.num_classes, class_names=list(classes.names))
+    for first, chunk in stream.chunks():
+        cm.update(pred[first:first + len(chunk)].astype(np.int64), np.asarray(chunk.label))
+    return stream.n, f", against its own labels mIoU {100 * cm.miou:.1f} OA {100 * cm.oa:.1f}" if cm.matrix.sum() else ""
+
+
+def segment(inputs: list[str | Path], checkpoint: str | Path, out: str | Path, show_progress: bool = True,
+            tile_points: int = 2_000_000) -> int:
+    """Label every input; returns the number of inputs that failed. 3D-model inputs in ``.npy`` / ``.bin``
+    with more than ``tile_points`` points are read in chunks and scored tile by tile (module docstring)."""
     from tqdm import tqdm
 
     from pcseg.config import config_from_dict
     from pcseg.engine.checkpoint import build_model_from_checkpoint, load_checkpoint
+    from pcseg.engine.data import family
     from pcseg.engine.distributed import resolve_device
     from pcseg.engine.inference import predict_cloud
     from pcseg.metrics import ConfusionMatrix
@@ -100,6 +144,16 @@ def segment(inputs: list[str | Path], checkpoint: str | Path, out: str | Path, s
             stem, k = f"{base}_{k}", k + 1
         stems.add(stem)
         try:
+            stream = None
+            if family(cfg) == "3d" and path.is_file():
+                from pcseg.io.stream import open_stream
+
+                stream = open_stream(path, min_rows=tile_points + 1)
+            if stream is not None:
+                points, note = _segment_stream(model, stream, cfg, device, out, stem, classes, tile_points,
+                                               show_progress)
+                bar.write(f"{path}: {points:,} points in tiles -> {out / stem}.*{note}", file=sys.stderr)
+                continue
             cloud = read_input(path)
             if len(cloud) == 0:
                 raise PcsegError(path, "no points")
@@ -119,11 +173,14 @@ def segment(inputs: list[str | Path], checkpoint: str | Path, out: str | Path, s
 
 
 def cli(args: argparse.Namespace) -> int:
-    failed = segment(args.inputs, args.checkpoint, args.out)
+    if args.tile_points < 1:
+        print("pcseg: error: --tile-points must be >= 1", file=sys.stderr)
+        return 2
+    failed = segment(args.inputs, args.checkpoint, args.out, tile_points=args.tile_points)
     if failed:
         print(f"pcseg: {failed} of {len(args.inputs)} inputs failed", file=sys.stderr)
         return 2
     return 0
 
 
-__all__ = ["segment", "read_input", "write_outputs", "cli"]
+__all__ = ["segment", "read_input", "write_outputs", "write_stream_outputs", "cli"]

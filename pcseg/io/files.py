@@ -35,7 +35,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
@@ -687,10 +687,9 @@ def read_cloud(path: str | os.PathLike, labels: str | os.PathLike | None = None,
 # ------------------------------------------------------------------------------------------------- writers
 
 
-def write_ply(path: str | os.PathLike, cloud: Cloud, binary: bool = True) -> None:
-    """Write a PLY that Open3D, CloudCompare and :func:`read_ply` read: x y z float32, red green blue uchar
-    (from color), nx ny nz float32, intensity float32 and label int32 when present. Written atomically."""
-    fields: list[tuple[str, str, str, np.ndarray]] = []  # name, ply type, numpy type, values
+def _ply_fields(cloud: Cloud) -> list[tuple[str, str, str, np.ndarray]]:
+    """(name, PLY type, numpy type, values) of every property write_ply writes for ``cloud``."""
+    fields: list[tuple[str, str, str, np.ndarray]] = []
     for i, axis in enumerate("xyz"):
         fields.append((axis, "float", "f4", cloud.coord[:, i]))
     if cloud.color is not None:
@@ -702,24 +701,56 @@ def write_ply(path: str | os.PathLike, cloud: Cloud, binary: bool = True) -> Non
         fields.append(("intensity", "float", "f4", cloud.intensity))
     if cloud.label is not None:
         fields.append(("label", "int", "i4", cloud.label))
-    fmt = "binary_little_endian" if binary else "ascii"
-    header = ["ply", f"format {fmt} 1.0", "comment written by pcseg", f"element vertex {len(cloud)}"]
-    header += [f"property {ptype} {name}" for name, ptype, _, _ in fields]
-    header.append("end_header")
+    return fields
+
+
+def write_ply(path: str | os.PathLike, cloud: Cloud, binary: bool = True) -> None:
+    """Write a PLY that Open3D, CloudCompare and :func:`read_ply` read: x y z float32, red green blue uchar
+    (from color), nx ny nz float32, intensity float32 and label int32 when present. Written atomically."""
+    if binary:
+        write_ply_chunks(path, len(cloud), [cloud])
+        return
+    fields = _ply_fields(cloud)
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
-            f.write(("\n".join(header) + "\n").encode("ascii"))
-            if binary:
-                rec = np.empty(len(cloud), dtype=np.dtype([(n, "<" + t) for n, _, t, _ in fields]))
+            f.write(_ply_header("ascii", len(cloud), fields))
+            formats = ["%.9g" if t.startswith("f") else "%d" for _, _, t, _ in fields]
+            table = np.empty((len(cloud), len(fields)), dtype=object)
+            for i, (_, _, _, values) in enumerate(fields):
+                table[:, i] = values
+            np.savetxt(f, table, fmt=formats, delimiter=" ")
+
+
+def _ply_header(fmt: str, n: int, fields: list[tuple[str, str, str, np.ndarray]]) -> bytes:
+    header = ["ply", f"format {fmt} 1.0", "comment written by pcseg", f"element vertex {n}"]
+    header += [f"property {ptype} {name}" for name, ptype, _, _ in fields]
+    header.append("end_header")
+    return ("\n".join(header) + "\n").encode("ascii")
+
+
+def write_ply_chunks(path: str | os.PathLike, n: int, chunks: Iterable[Cloud]) -> None:
+    """Binary :func:`write_ply` of a cloud given as consecutive chunks (all with the same attributes) that
+    hold ``n`` points together; memory is one chunk. Written atomically."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            written = 0
+            header: bytes | None = None
+            for chunk in chunks:
+                fields = _ply_fields(chunk)
+                if header is None:
+                    header = _ply_header("binary_little_endian", n, fields)
+                    f.write(header)
+                elif _ply_header("binary_little_endian", n, fields) != header:
+                    raise ValueError("write_ply_chunks: chunks with different attributes")
+                rec = np.empty(len(chunk), dtype=np.dtype([(name, "<" + t) for name, _, t, _ in fields]))
                 for name, _, _, values in fields:
                     rec[name] = values
                 f.write(rec.tobytes())
-            else:
-                formats = ["%.9g" if t.startswith("f") else "%d" for _, _, t, _ in fields]
-                table = np.empty((len(cloud), len(fields)), dtype=object)
-                for i, (_, _, _, values) in enumerate(fields):
-                    table[:, i] = values
-                np.savetxt(f, table, fmt=formats, delimiter=" ")
+                written += len(chunk)
+            if header is None:
+                raise ValueError("write_ply_chunks: no chunks")
+            if written != n:
+                raise ValueError(f"write_ply_chunks: {written} points written, {n} announced")
 
 
 def write_labels(path: str | os.PathLike, labels: np.ndarray, class_set: ClassSet | None = None) -> None:
@@ -728,21 +759,35 @@ def write_labels(path: str | os.PathLike, labels: np.ndarray, class_set: ClassSe
 
     Shapes: labels (N,) int.
     """
+    labels = np.asarray(labels).reshape(-1)
+    write_labels_chunks(path, len(labels), [labels], class_set)
+
+
+def write_labels_chunks(path: str | os.PathLike, n: int, chunks: Iterable[np.ndarray],
+                        class_set: ClassSet | None = None) -> None:
+    """:func:`write_labels` of ``n`` labels given as consecutive chunks; memory is one chunk. Written
+    atomically; the ``.npy`` is byte for byte what ``np.save`` writes for the (n,) int64 array."""
     path = Path(path)
-    labels = np.asarray(labels).reshape(-1).astype(np.int64)
     ext = path.suffix.lower()
-    if ext == ".label":
-        if class_set is not None and class_set.name != SEMANTICKITTI.name:
-            raise PcsegError(path, f".label files hold SemanticKITTI ids; cannot write {class_set.name} classes")
-        if len(labels) and (labels.min() < -1 or labels.max() >= SEMANTICKITTI.num_classes):
-            raise PcsegError(path, f"labels outside -1..{SEMANTICKITTI.num_classes - 1}")
-        with atomic_path(path) as tmp:
-            kitti_class_to_raw(labels).astype("<u4").tofile(tmp)
-    elif ext == ".npy":
-        with atomic_path(path, suffix=".npy") as tmp:
-            np.save(tmp, labels)
-    else:
+    if ext not in (".label", ".npy"):
         raise PcsegError(path, "unknown label file type (expected .label or .npy)")
+    if ext == ".label" and class_set is not None and class_set.name != SEMANTICKITTI.name:
+        raise PcsegError(path, f".label files hold SemanticKITTI ids; cannot write {class_set.name} classes")
+    with atomic_path(path, suffix=ext) as tmp:
+        with open(tmp, "wb") as f:
+            if ext == ".npy":
+                np.lib.format.write_array_header_1_0(f, {"descr": "<i8", "fortran_order": False, "shape": (n,)})
+            written = 0
+            for chunk in chunks:
+                chunk = np.asarray(chunk).reshape(-1).astype(np.int64)
+                if ext == ".label":
+                    if len(chunk) and (chunk.min() < -1 or chunk.max() >= SEMANTICKITTI.num_classes):
+                        raise PcsegError(path, f"labels outside -1..{SEMANTICKITTI.num_classes - 1}")
+                    chunk = kitti_class_to_raw(chunk)
+                f.write(chunk.astype("<u4" if ext == ".label" else "<i8").tobytes())
+                written += len(chunk)
+            if written != n:
+                raise ValueError(f"write_labels_chunks: {written} labels written, {n} announced")
 
 
 def write_npy(path: str | os.PathLike, cloud: Cloud) -> None:
@@ -765,5 +810,6 @@ def write_npy(path: str | os.PathLike, cloud: Cloud) -> None:
 
 
 __all__ = ["read_cloud", "read_ply", "read_pcd", "read_las", "read_npy", "read_kitti_bin", "read_kitti_label",
-           "read_labels", "find_kitti_labels", "write_ply", "write_labels", "write_npy", "lzf_decompress",
+           "read_labels", "find_kitti_labels", "write_ply", "write_ply_chunks", "write_labels",
+           "write_labels_chunks", "write_npy", "lzf_decompress",
            "READERS"]
