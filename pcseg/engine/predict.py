@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -30,6 +31,11 @@ from pcseg.classes import ClassSet, get_class_set
 from pcseg.errors import PcsegError
 from pcseg.io.cloud import Cloud
 from pcseg.io.stream import CloudStream
+
+if TYPE_CHECKING:
+    import torch
+
+    from pcseg.config import Config
 
 
 def read_input(path: str | Path) -> Cloud:
@@ -97,8 +103,8 @@ def write_stream_outputs(out: Path, stem: str, stream: CloudStream, pred: np.nda
                             label=pred[first:first + len(chunk)]) for first, chunk in stream.chunks()))
 
 
-def _segment_stream(model, stream: CloudStream, cfg, device, out: Path, stem: str, classes: ClassSet,
-                    tile_points: int, show_progress: bool) -> tuple[int, str]:
+def _segment_stream(model: torch.nn.Module, stream: CloudStream, cfg: Config, device: torch.device, out: Path,
+                    stem: str, classes: ClassSet, tile_points: int, show_progress: bool) -> tuple[int, str]:
     """Label a cloud read in chunks; returns (points, note on its own labels)."""
     from pcseg.engine.tiled import predict_stream
     from pcseg.metrics import ConfusionMatrix
