@@ -11,8 +11,8 @@ file is larger than segment's --tile-points, so it is read in chunks and scored 
 --tile-points 0 to score it in one piece instead (segment then gets a limit above the cloud's size).
 Part 2 writes --scans small KITTI-format scans (.bin, a 4 m x 4 m patch each) plus three broken files (size
 not a multiple of 16, empty, NaN coordinates with a separate .label) and segments all of them in ONE call
-with the demo-sized PointNet, checking one model load, one output pair per good scan, one error line per
-broken file and exit status 2.
+with the demo-sized PointNet, checking one output pair per good scan, one error line per broken file and
+exit status 2 (that the model is loaded once per call is tested in tests/engine/test_predict.py).
 
 Peak memory is the child's peak resident set size (getrusage RUSAGE_CHILDREN of a fresh interpreter, so it
 measures the segment process alone). Not a test: numbers go into the README.

@@ -47,3 +47,19 @@ def test_semantickitti_labels_are_written_as_raw_ids(tmp_path):
     assert paths[0].name == "000000.label"
     np.testing.assert_array_equal(np.fromfile(paths[0], dtype="<u4"), [10, 40, 81, 50])
     np.testing.assert_array_equal(read_labels(paths[0], SEMANTICKITTI), pred)
+
+
+def test_segment_loads_the_model_once_for_many_inputs(trained, tmp_path, monkeypatch):
+    import pcseg.engine.checkpoint as checkpoint
+
+    loads = []
+    real = checkpoint.load_checkpoint
+    monkeypatch.setattr(checkpoint, "load_checkpoint", lambda *a, **k: loads.append(a) or real(*a, **k))
+    rng = np.random.default_rng(0)
+    inputs = []
+    for i in range(5):
+        path = tmp_path / f"{i:06d}.bin"
+        np.column_stack([rng.uniform(0, 3, (300, 3)), rng.uniform(0, 1, 300)]).astype("<f4").tofile(path)
+        inputs.append(path)
+    assert segment(inputs, trained["a"] / "last.pt", tmp_path / "out", show_progress=False) == 0
+    assert len(loads) == 1 and len(list((tmp_path / "out").glob("*.npy"))) == 5
