@@ -58,6 +58,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--tile-points", type=int, default=2_000_000, metavar="N",
                    help="3D models: .npy/.bin clouds with more points are read in chunks and segmented tile by "
                         "tile in bounded memory, with the same labels (default 2,000,000)")
+    s.add_argument("--batch-size", type=int, default=None, metavar="B",
+                   help="3D models: blocks per forward pass (default: the checkpoint's train.batch_size); "
+                        "smaller needs less memory, same labels")
     s.set_defaults(handler="pcseg.engine.predict:cli")
 
     for name, helptext in (("view", "Open3D window on a labelled cloud"),

@@ -118,6 +118,7 @@ def main() -> None:
     ap.add_argument("--config", default=str(REPO / "configs" / "s3dis_pointnet.yaml"),
                     help="PointNet config of the big-room run (default: the paper configuration)")
     ap.add_argument("--skip-big", action="store_true")
+    ap.add_argument("--batch-size", type=int, default=None, help="passed to segment for the big room")
     ap.add_argument("--tile-points", type=int, default=None,
                     help="passed to segment for the big room (default: segment's; 0: one piece, no tiles)")
     opts = ap.parse_args()
@@ -130,11 +131,13 @@ def main() -> None:
             make_checkpoint(ckpt, Path(opts.config))
             n = big_room(work / "big_room.npy", opts.points, work)
             tiles = [] if opts.tile_points is None else ["--tile-points", str(opts.tile_points or n + 1)]
+            tiles += [] if opts.batch_size is None else ["--batch-size", str(opts.batch_size)]
             seconds, peak, status, err = run_segment([str(work / "big_room.npy"), "--checkpoint", str(ckpt),
                                                       "--out", str(work / "out_big"), *tiles], opts.threads)
             labels = np.load(work / "out_big" / "big_room.npy", mmap_mode="r")
             assert status == 0 and len(labels) == n, (status, err[-2000:])
             how = "in one piece" if opts.tile_points == 0 else "in tiles"
+            how += "" if opts.batch_size is None else f", batch {opts.batch_size}"
             rows.append((f"one room, PointNet {Path(opts.config).stem}", f"{n:,} points {how}", seconds, peak,
                          status))
         ckpt_small = work / "pointnet_demo.pt"

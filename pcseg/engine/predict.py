@@ -120,9 +120,11 @@ def _segment_stream(model: torch.nn.Module, stream: CloudStream, cfg: Config, de
 
 
 def segment(inputs: list[str | Path], checkpoint: str | Path, out: str | Path, show_progress: bool = True,
-            tile_points: int = 2_000_000) -> int:
+            tile_points: int = 2_000_000, batch_size: int | None = None) -> int:
     """Label every input; returns the number of inputs that failed. 3D-model inputs in ``.npy`` / ``.bin``
-    with more than ``tile_points`` points are read in chunks and scored tile by tile (module docstring)."""
+    with more than ``tile_points`` points are read in chunks and scored tile by tile (module docstring).
+    ``batch_size`` (blocks per forward pass of a 3D model) defaults to the checkpoint's train.batch_size;
+    a smaller one needs less memory and gives the same labels."""
     from tqdm import tqdm
 
     from pcseg.config import config_from_dict
@@ -135,6 +137,8 @@ def segment(inputs: list[str | Path], checkpoint: str | Path, out: str | Path, s
     ckpt = load_checkpoint(checkpoint)
     cfg = config_from_dict(ckpt["config"], f"{checkpoint} (config inside)")
     cfg.model.args = dict(ckpt["model_args"])
+    if batch_size is not None:
+        cfg.train.batch_size = batch_size
     classes = get_class_set(ckpt.get("class_set", cfg.data.dataset))
     device = resolve_device("auto")
     model = build_model_from_checkpoint(ckpt, checkpoint).to(device).eval()
@@ -179,10 +183,12 @@ def segment(inputs: list[str | Path], checkpoint: str | Path, out: str | Path, s
 
 
 def cli(args: argparse.Namespace) -> int:
-    if args.tile_points < 1:
-        print("pcseg: error: --tile-points must be >= 1", file=sys.stderr)
-        return 2
-    failed = segment(args.inputs, args.checkpoint, args.out, tile_points=args.tile_points)
+    for flag, value in (("--tile-points", args.tile_points), ("--batch-size", args.batch_size)):
+        if value is not None and value < 1:
+            print(f"pcseg: error: {flag} must be >= 1, got {value}", file=sys.stderr)
+            return 2
+    failed = segment(args.inputs, args.checkpoint, args.out, tile_points=args.tile_points,
+                     batch_size=args.batch_size)
     if failed:
         print(f"pcseg: {failed} of {len(args.inputs)} inputs failed", file=sys.stderr)
         return 2

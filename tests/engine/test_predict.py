@@ -63,3 +63,15 @@ def test_segment_loads_the_model_once_for_many_inputs(trained, tmp_path, monkeyp
         inputs.append(path)
     assert segment(inputs, trained["a"] / "last.pt", tmp_path / "out", show_progress=False) == 0
     assert len(loads) == 1 and len(list((tmp_path / "out").glob("*.npy"))) == 5
+
+
+def test_segment_batch_size_changes_memory_not_labels(trained, tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    np.save(tmp_path / "room.npy", np.column_stack([rng.uniform(0, 3, (2000, 3)),
+                                                    rng.uniform(0, 1, (2000, 3))]).astype(np.float32))
+    args = ["segment", str(tmp_path / "room.npy"), "--checkpoint", str(trained["a"] / "last.pt")]
+    assert main([*args, "--out", str(tmp_path / "a")]) == 0
+    assert main([*args, "--out", str(tmp_path / "b"), "--batch-size", "1"]) == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "a" / "room.npy"), np.load(tmp_path / "b" / "room.npy"))
+    assert main([*args, "--out", str(tmp_path / "c"), "--batch-size", "0"]) == 2
+    assert "--batch-size must be >= 1" in capsys.readouterr().err
