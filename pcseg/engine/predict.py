@@ -12,10 +12,10 @@ folder (with coord.npy). For each input DIR receives
 A file that fails is reported in one line and the others go on; the exit status is 2 if any failed.
 
 Memory: a cloud is normally read whole and scored in one piece (the cloud plus an (N, K) float32 score
-array, see pcseg.engine.inference). A plain ``.npy`` or KITTI ``.bin`` with more than ``tile_points`` points
-(``--tile-points``, default 2,000,000) is instead read in chunks and scored tile by tile with the same result
-(pcseg.io.stream, pcseg.engine.tiled): memory is then one tile plus 2 bytes per point, whatever the cloud's
-size. Other formats are read whole.
+array, see pcseg.engine.inference). A plain ``.npy``, KITTI ``.bin`` or binary PLY (the cases of
+pcseg.io.stream) with more than ``tile_points`` points (``--tile-points``, default 2,000,000) is instead read
+in chunks and scored tile by tile with the same result (pcseg.io.stream, pcseg.engine.tiled): memory is then
+one tile plus 2 bytes per point, whatever the cloud's size. Other formats (ASCII PLY, PCD, LAS) are read whole.
 """
 
 from __future__ import annotations
@@ -121,9 +121,9 @@ def _segment_stream(model: torch.nn.Module, stream: CloudStream, cfg: Config, de
 
 def segment(inputs: list[str | Path], checkpoint: str | Path, out: str | Path, show_progress: bool = True,
             tile_points: int = 2_000_000, batch_size: int | None = None) -> int:
-    """Label every input; returns the number of inputs that failed. 3D-model inputs in ``.npy`` / ``.bin``
-    with more than ``tile_points`` points are read in chunks and scored tile by tile (module docstring).
-    ``batch_size`` (blocks per forward pass of a 3D model) defaults to the checkpoint's train.batch_size;
+    """Label every input; returns the number of inputs that failed. 3D-model inputs in ``.npy`` / ``.bin`` /
+    binary ``.ply`` with more than ``tile_points`` points are read in chunks and scored tile by tile (module
+    docstring). ``batch_size`` (blocks per forward pass of a 3D model) defaults to the checkpoint's train.batch_size;
     a smaller one needs less memory and gives the same labels."""
     from tqdm import tqdm
 

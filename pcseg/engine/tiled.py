@@ -1,4 +1,5 @@
-"""Labels for a cloud too large to hold at once, tile by tile: ``pcseg segment`` on big .npy / .bin files.
+"""Labels for a cloud too large to hold at once, tile by tile: ``pcseg segment`` on big .npy / .bin / binary
+.ply files.
 
 The cloud is read in chunks (pcseg.io.stream) and never held whole. Tiles follow the column grid of the WHOLE
 cloud (pcseg.data.blocks.room_grid over the stream's bounds): a tile owns a rectangle of stride cells (its
@@ -88,20 +89,23 @@ def stream_grid(stream: CloudStream, cfg: Config) -> tuple[Grid, np.ndarray]:
 
 def _gather(stream: CloudStream, grid: Grid, window: tuple[int, int, int, int], grey: bool
             ) -> tuple[Cloud, np.ndarray, np.ndarray, np.ndarray]:
-    """The points of the cells ``window`` in file order: (tile cloud, their indices in the whole cloud,
-    their cells cx, cy)."""
+    """The points of the cells ``window`` in file order: (tile cloud with the stream's colour (or grey),
+    intensity and normals, their indices in the whole cloud, their cells cx, cy).
+
+    Shapes: -> Cloud of M points, index (M,) int64, cx (M,), cy (M,).
+    """
     x0, x1, y0, y1 = window
-    parts: dict[str, list[np.ndarray]] = {"coord": [], "color": [], "intensity": [], "index": [], "cx": [], "cy": []}
+    attrs = ("color", "intensity", "normal")
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in ("coord", *attrs, "index", "cx", "cy")}
     for first, chunk in stream.chunks():
         cx, cy = grid.cells(chunk.coord)
         sel = np.flatnonzero((cx >= x0) & (cx < x1) & (cy >= y0) & (cy < y1))
         if not len(sel):
             continue
         parts["coord"].append(chunk.coord[sel])
-        if chunk.color is not None:
-            parts["color"].append(chunk.color[sel])
-        if chunk.intensity is not None:
-            parts["intensity"].append(chunk.intensity[sel])
+        for name in attrs:
+            if getattr(chunk, name) is not None:
+                parts[name].append(getattr(chunk, name)[sel])
         parts["index"].append(first + sel)
         parts["cx"].append(cx[sel])
         parts["cy"].append(cy[sel])
@@ -109,11 +113,10 @@ def _gather(stream: CloudStream, grid: Grid, window: tuple[int, int, int, int], 
         empty = np.zeros(0, dtype=np.int64)
         return Cloud(np.zeros((0, 3), np.float32)), empty, empty, empty
     coord = np.concatenate(parts["coord"])
-    color = np.concatenate(parts["color"]) if parts["color"] else None
+    color, intensity, normal = (np.concatenate(parts[name]) if parts[name] else None for name in attrs)
     if color is None and grey:
         color = np.full((len(coord), 3), 0.5, dtype=np.float32)
-    intensity = np.concatenate(parts["intensity"]) if parts["intensity"] else None
-    cloud = Cloud(coord, color=color, intensity=intensity, meta={"source": str(stream.path)})
+    cloud = Cloud(coord, color=color, intensity=intensity, normal=normal, meta={"source": str(stream.path)})
     return cloud, np.concatenate(parts["index"]), np.concatenate(parts["cx"]), np.concatenate(parts["cy"])
 
 

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -64,28 +65,48 @@ def _check_file(path: Path) -> None:
         raise PcsegError(path, "empty file")
 
 
-def _scale_color(path: Path, rgb: np.ndarray) -> np.ndarray:
-    """Integer or float colour channels -> float32 in [0, 1] (see the module docstring)."""
+def _color_max(path: Path, rgb: np.ndarray) -> float:
+    """The largest colour value; non-finite float colours are an error. Shapes: rgb (N, 3), N > 0."""
+    if not np.issubdtype(rgb.dtype, np.integer) and not np.all(np.isfinite(rgb)):
+        raise PcsegError(path, "non-finite colour values")
+    return float(rgb.max())
+
+
+def _color_divisor(dtype: np.dtype, top: float) -> float:
+    """What colours of ``dtype`` whose largest value is ``top`` are divided by (see the module docstring):
+    integers by 255 or 65535; floats by 1 unless they exceed 1 (then by 255, or 65535 above 255)."""
+    if np.issubdtype(dtype, np.integer):
+        return 65535.0 if top > 255 else 255.0
+    return (65535.0 if top > 255 else 255.0) if top > 1.0 else 1.0
+
+
+def _scale_color(path: Path, rgb: np.ndarray, divisor: float | None = None) -> np.ndarray:
+    """Integer or float colour channels -> float32 in [0, 1] (see the module docstring). ``divisor``
+    overrides the one :func:`_color_divisor` picks from ``rgb`` itself (for a cloud read in chunks).
+
+    Shapes: rgb (N, 3) -> (N, 3) float32.
+    """
     rgb = np.asarray(rgb)
     if rgb.size == 0:
         return rgb.astype(np.float32)
-    if np.issubdtype(rgb.dtype, np.integer):
-        top = 65535.0 if rgb.max() > 255 else 255.0
-        return np.clip(rgb.astype(np.float64) / top, 0.0, 1.0).astype(np.float32)
-    rgb = rgb.astype(np.float64)
-    if not np.all(np.isfinite(rgb)):
-        raise PcsegError(path, "non-finite colour values")
-    if rgb.max() > 1.0:
-        rgb = rgb / (65535.0 if rgb.max() > 255 else 255.0)
-    return np.clip(rgb, 0.0, 1.0).astype(np.float32)
+    top = _color_max(path, rgb)
+    if divisor is None:
+        divisor = _color_divisor(rgb.dtype, top)
+    return np.clip(rgb.astype(np.float64) / divisor, 0.0, 1.0).astype(np.float32)
 
 
-def _as_labels(path: Path, values: np.ndarray) -> np.ndarray:
-    values = np.asarray(values)
+def _check_labels(path: Path, values: np.ndarray) -> None:
+    """Float label values must be integers. Shapes: values (N,)."""
     if np.issubdtype(values.dtype, np.floating):
         if not np.all(np.isfinite(values)) or np.any(values != np.round(values)) \
                 or np.any(np.abs(values) > 2**53):
             raise PcsegError(path, "label values are not integers")
+
+
+def _as_labels(path: Path, values: np.ndarray) -> np.ndarray:
+    """Shapes: values (N,) -> (N,) int64."""
+    values = np.asarray(values)
+    _check_labels(path, values)
     return values.astype(np.int64)
 
 
@@ -97,39 +118,69 @@ def _pick(names: dict[str, str], options: set[str]) -> str | None:
     return None
 
 
-def _cloud_from_fields(path: Path, get: Callable[[str], np.ndarray], field_names: list[str],
-                       external_labels: bool, meta: dict[str, Any]) -> Cloud:
-    """Build a Cloud from named per-point fields (PLY, PCD, structured NPY)."""
+@dataclass(frozen=True)
+class FieldMap:
+    """Which named per-point fields become which Cloud attribute (see :func:`_map_fields`)."""
+
+    coord: tuple[str, str, str]
+    color: tuple[str, str, str] | None
+    normal: tuple[str, str, str] | None
+    intensity: str | None
+    label: str | None
+    extra: tuple[str, ...]              # the other fields (meta["fields"])
+
+
+def _map_fields(path: Path, field_names: list[str]) -> FieldMap:
+    """Match field names (case-insensitively) to x/y/z, a colour trio, a normal trio, intensity and label."""
     names = {n.lower(): n for n in field_names}
     if not all(axis in names for axis in ("x", "y", "z")):
         raise PcsegError(path, f"no x, y, z fields (found: {', '.join(field_names) or 'none'})")
-    used = {names["x"], names["y"], names["z"]}
+    coord = (names["x"], names["y"], names["z"])
+    color = next((tuple(names[c] for c in trio) for trio in _COLOR if all(c in names for c in trio)), None)
+    normal = next((tuple(names[c] for c in trio) for trio in _NORMAL if all(c in names for c in trio)), None)
+    intensity, label = _pick(names, _INTENSITY), _pick(names, _LABEL)
+    used = {*coord, *(color or ()), *(normal or ()), intensity, label}
+    extra = tuple(n for n in field_names if n not in used and n != "_")
+    return FieldMap(coord, color, normal, intensity, label, extra)  # type: ignore[arg-type]
+
+
+def _stack(get: Callable[[str], np.ndarray], names: tuple[str, ...], dtype: Any = None) -> np.ndarray:
+    """Shapes: -> (N, len(names)), of ``dtype`` or the fields' common type."""
+    return np.stack([np.asarray(get(n), dtype=dtype) for n in names], axis=1)
+
+
+def _field_coord(get: Callable[[str], np.ndarray], fields: FieldMap) -> np.ndarray:
+    """Shapes: -> (N, 3) float64 (NaN/inf kept)."""
     with np.errstate(invalid="ignore"):  # signalling NaNs warn when widened; _finish drops them
-        coord = np.stack([np.asarray(get(names[a]), dtype=np.float64) for a in ("x", "y", "z")], axis=1)
-    color = normal = intensity = label = None
-    for trio in _COLOR:
-        if all(c in names for c in trio):
-            color = _scale_color(path, np.stack([get(names[c]) for c in trio], axis=1))
-            used.update(names[c] for c in trio)
-            break
-    for trio in _NORMAL:
-        if all(c in names for c in trio):
-            normal = np.stack([np.asarray(get(names[c]), dtype=np.float32) for c in trio], axis=1)
-            used.update(names[c] for c in trio)
-            break
-    name = _pick(names, _INTENSITY)
-    if name:
-        intensity = np.asarray(get(name), dtype=np.float32)
-        used.add(name)
-    name = _pick(names, _LABEL)
-    if name:
-        label = _as_labels(path, get(name))
-        used.add(name)
-    extra = {n: np.asarray(get(n)) for n in field_names if n not in used and n != "_"}
+        return _stack(get, fields.coord, np.float64)
+
+
+def _convert_fields(path: Path, get: Callable[[str], np.ndarray], fields: FieldMap,
+                    color_divisor: float | None = None) -> dict[str, np.ndarray | None]:
+    """The Cloud attributes of the mapped fields, before :func:`_finish` (no point dropped yet); colours
+    divided by ``color_divisor`` when given (else as :func:`_scale_color` decides).
+
+    Shapes: -> coord (N, 3) float64, color (N, 3) / normal (N, 3) / intensity (N,) float32, label (N,) int64
+    (None for absent attributes).
+    """
+    return {
+        "coord": _field_coord(get, fields),
+        "color": None if fields.color is None else _scale_color(path, _stack(get, fields.color), color_divisor),
+        "normal": None if fields.normal is None else _stack(get, fields.normal, np.float32),
+        "intensity": None if fields.intensity is None else np.asarray(get(fields.intensity), dtype=np.float32),
+        "label": None if fields.label is None else _as_labels(path, get(fields.label)),
+    }
+
+
+def _cloud_from_fields(path: Path, get: Callable[[str], np.ndarray], field_names: list[str],
+                       external_labels: bool, meta: dict[str, Any]) -> Cloud:
+    """Build a Cloud from named per-point fields (PLY, PCD, structured and plain NPY)."""
+    fields = _map_fields(path, field_names)
+    arrays = _convert_fields(path, get, fields)
+    extra = {n: np.asarray(get(n)) for n in fields.extra}
     if extra:
         meta["fields"] = extra
-    return _finish(path, coord, color=color, intensity=intensity, normal=normal, label=label, meta=meta,
-                   external_labels=external_labels)
+    return _finish(path, meta=meta, external_labels=external_labels, **arrays)  # type: ignore[arg-type]
 
 
 def _finish(path: Path, coord: np.ndarray, *, color: np.ndarray | None = None,
@@ -180,7 +231,11 @@ _PLY_TYPES = {"char": "i1", "int8": "i1", "uchar": "u1", "uint8": "u1", "short":
               "float": "f4", "float32": "f4", "double": "f8", "float64": "f8"}
 
 
-def _read_header(path: Path, raw: bytes, end_marker: re.Pattern[bytes], limit: int = 65536) -> tuple[list[str], int]:
+HEADER_LIMIT = 65536  # bytes searched for the end of a PLY / PCD header
+
+
+def _read_header(path: Path, raw: bytes, end_marker: re.Pattern[bytes], limit: int = HEADER_LIMIT
+                 ) -> tuple[list[str], int]:
     """Header lines (decoded, stripped) up to and including the line matching ``end_marker``, and the byte
     offset where the body starts."""
     m = end_marker.search(raw[:limit])
@@ -239,19 +294,29 @@ def _ascii_rows(path: Path, body: np.ndarray, skip: int, rows: int, ncols: int, 
     return table
 
 
-def read_ply(path: str | os.PathLike, external_labels: bool = False) -> Cloud:
-    """PLY (ascii, binary_little_endian, binary_big_endian): the ``vertex`` element's x, y, z and, when
-    present, red/green/blue, nx/ny/nz, intensity and label fields (other scalars go to meta["fields"]).
+@dataclass
+class PlyHeader:
+    """A parsed PLY header (:func:`_parse_ply_header`)."""
 
-    Shapes: -> coord (N, 3) and the optional per-point arrays of Cloud.
-    """
-    path = Path(path)
-    raw = _read_bytes(path)
+    fmt: str                  # "ascii", "binary_little_endian" or "binary_big_endian"
+    elements: list[list[Any]]  # [name, count, [(prop, type) | (prop, None, count type, item type)]]
+    vertex: int               # index of the vertex element in ``elements``
+    body_start: int           # byte offset where the data starts
+
+    @property
+    def fixed_records(self) -> bool:
+        """Binary, with no list property in the vertex element or any element before it: the vertices are
+        fixed-size records at a known offset (:func:`_ply_vertex_records`)."""
+        return self.fmt != "ascii" and not any(len(p) == 4 for e in self.elements[:self.vertex + 1] for p in e[2])
+
+
+def _parse_ply_header(path: Path, raw: bytes) -> PlyHeader:
+    """Parse the header at the start of ``raw`` (the file, or at least its first HEADER_LIMIT bytes)."""
     if not raw.startswith(b"ply"):
         raise PcsegError(path, "not a PLY file (no 'ply' magic)")
     lines, body_start = _read_header(path, raw, re.compile(rb"^end_header[ \t]*\r?\n", re.M))
     fmt = None
-    elements: list[list[Any]] = []  # [name, count, [(prop, dtype) | (prop, None, count_t, item_t)]]
+    elements: list[list[Any]] = []
     for line in lines[1:]:
         parts = line.split()
         if not parts or parts[0] in ("comment", "obj_info", "end_header"):
@@ -277,37 +342,59 @@ def read_ply(path: str | os.PathLike, external_labels: bool = False) -> Cloud:
     names = [e[0] for e in elements]
     if "vertex" not in names:
         raise PcsegError(path, "no vertex element")
-    vi = names.index("vertex")
-    vertex = elements[vi]
+    return PlyHeader(fmt, elements, names.index("vertex"), body_start)
+
+
+def _ply_vertex_records(path: Path, header: PlyHeader, size: int) -> tuple[int, np.dtype] | None:
+    """Check the vertex element; for a binary file, (byte offset of the first vertex, vertex record dtype
+    in the file's byte order), checked against the file's ``size`` in bytes; None for ascii."""
+    vertex = header.elements[header.vertex]
     if any(len(p) == 4 for p in vertex[2]):
         raise PcsegError(path, "list properties in the vertex element are not supported")
-    if any(e[1] < 0 for e in elements):
+    if any(e[1] < 0 for e in header.elements):
         raise PcsegError(path, "negative element count")
+    if header.fmt == "ascii":
+        return None
+    order = "<" if header.fmt == "binary_little_endian" else ">"
+    offset = header.body_start
+    for e in header.elements[:header.vertex]:
+        if any(len(p) == 4 for p in e[2]):
+            raise PcsegError(path, f"binary element {e[0]!r} with list properties before the vertices "
+                                   "is not supported")
+        offset += e[1] * sum(np.dtype(p[1]).itemsize for p in e[2])
+    try:
+        dtype = np.dtype([(name, order + t) for name, t in vertex[2]])
+    except (TypeError, ValueError):
+        raise PcsegError(path, "duplicate or invalid vertex property names") from None
+    need = vertex[1] * dtype.itemsize
+    if offset + need > size:
+        raise PcsegError(path, f"truncated: {vertex[1]} vertices need {need} bytes, "
+                               f"{max(size - offset, 0)} present")
+    return offset, dtype
+
+
+def read_ply(path: str | os.PathLike, external_labels: bool = False) -> Cloud:
+    """PLY (ascii, binary_little_endian, binary_big_endian): the ``vertex`` element's x, y, z and, when
+    present, red/green/blue, nx/ny/nz, intensity and label fields (other scalars go to meta["fields"]).
+
+    Shapes: -> coord (N, 3) and the optional per-point arrays of Cloud.
+    """
+    path = Path(path)
+    raw = _read_bytes(path)
+    header = _parse_ply_header(path, raw)
+    records = _ply_vertex_records(path, header, len(raw))
+    vertex = header.elements[header.vertex]
     props = [p[0] for p in vertex[2]]
-    meta: dict[str, Any] = {"format": f"ply {fmt}"}
-    if fmt == "ascii":
-        skip = sum(e[1] for e in elements[:vi])
-        body = np.frombuffer(raw, dtype=np.uint8, offset=body_start)
+    meta: dict[str, Any] = {"format": f"ply {header.fmt}"}
+    if records is None:
+        skip = sum(e[1] for e in header.elements[:header.vertex])
+        body = np.frombuffer(raw, dtype=np.uint8, offset=header.body_start)
         table = _ascii_rows(path, body, skip, vertex[1], len(props), "vertex")
         columns = {name: table[:, i].astype(dtype) if np.issubdtype(np.dtype(dtype), np.floating)
                    else _ascii_int(path, table[:, i], dtype, name) for i, (name, dtype) in enumerate(vertex[2])}
         get = columns.__getitem__
     else:
-        order = "<" if fmt == "binary_little_endian" else ">"
-        offset = body_start
-        for e in elements[:vi]:
-            if any(len(p) == 4 for p in e[2]):
-                raise PcsegError(path, f"binary element {e[0]!r} with list properties before the vertices "
-                                       "is not supported")
-            offset += e[1] * sum(np.dtype(p[1]).itemsize for p in e[2])
-        try:
-            dtype = np.dtype([(name, order + t) for name, t in vertex[2]])
-        except (TypeError, ValueError):
-            raise PcsegError(path, "duplicate or invalid vertex property names") from None
-        need = vertex[1] * dtype.itemsize
-        if offset + need > len(raw):
-            raise PcsegError(path, f"truncated: {vertex[1]} vertices need {need} bytes, "
-                                   f"{max(len(raw) - offset, 0)} present")
+        offset, dtype = records
         data = np.frombuffer(raw, dtype=dtype, count=vertex[1], offset=offset)
         get = lambda name: data[name].astype(data.dtype[name].newbyteorder("="))  # noqa: E731
     return _cloud_from_fields(path, get, props, external_labels, meta)
@@ -517,6 +604,15 @@ def read_las(path: str | os.PathLike, external_labels: bool = False) -> Cloud:
 
 # ------------------------------------------------------------------------------------------------------ NPY
 
+# the column convention of plain (N, C) arrays (module docstring): C -> (meta["columns"], field names)
+NPY_COLUMNS: dict[int, tuple[str, tuple[str, ...]]] = {
+    3: ("xyz", ("x", "y", "z")),
+    4: ("xyz i", ("x", "y", "z", "intensity")),
+    5: ("xyz i label", ("x", "y", "z", "intensity", "label")),
+    6: ("xyz rgb", ("x", "y", "z", "red", "green", "blue")),
+    7: ("xyz rgb label", ("x", "y", "z", "red", "green", "blue", "label")),
+}
+
 
 def _load_npy(path: Path) -> np.ndarray:
     _check_file(path)
@@ -552,18 +648,8 @@ def read_npy(path: str | os.PathLike, external_labels: bool = False) -> Cloud:
     if arr.dtype.kind not in "fiu" or arr.ndim != 2 or not 3 <= arr.shape[1] <= 7:
         raise PcsegError(path, f"expected an (N, 3..7) numeric array or a structured array, found "
                                f"{arr.dtype} {arr.shape}")
-    c = arr.shape[1]
-    coord = arr[:, :3]
-    color = intensity = label = None
-    if c in (6, 7):
-        color = _scale_color(path, arr[:, 3:6])
-    if c in (4, 5):
-        intensity = arr[:, 3]
-    if c in (5, 7):
-        label = _as_labels(path, arr[:, -1])
-    meta["columns"] = {3: "xyz", 4: "xyz i", 5: "xyz i label", 6: "xyz rgb", 7: "xyz rgb label"}[c]
-    return _finish(path, coord, color=color, intensity=intensity, label=label, meta=meta,
-                   external_labels=external_labels)
+    meta["columns"], names = NPY_COLUMNS[arr.shape[1]]
+    return _cloud_from_fields(path, lambda name: arr[:, names.index(name)], list(names), external_labels, meta)
 
 
 # ------------------------------------------------------------------------------------------ KITTI .bin/.label

@@ -1,11 +1,19 @@
-"""Chunked reading of clouds too large to hold at once: plain numeric ``.npy`` arrays and KITTI ``.bin`` scans.
+"""Chunked reading of clouds too large to hold at once: plain numeric ``.npy`` arrays, KITTI ``.bin`` scans and
+binary PLY files.
 
 ``open_stream(path)`` returns a :class:`CloudStream` for the files whose rows can be read piecewise (a plain
-C-ordered (N, 3..7) numeric ``.npy``; a KITTI ``.bin`` that has no ``.label`` file beside it), or None for
-everything else, which pcseg.io.files.read_cloud reads whole. A stream scans the file once on opening and
-then yields its points chunk by chunk as Clouds converted exactly as read_cloud converts the whole file (same
-column convention, non-finite points dropped with a count, huge coordinates recentred on the same origin,
-colours scaled by the same divisor), so concatenating the chunks gives read_cloud's Cloud.
+C-ordered (N, 3..7) numeric ``.npy``; a KITTI ``.bin`` that has no ``.label`` file beside it; a
+``binary_little_endian`` / ``binary_big_endian`` PLY whose ``vertex`` element has only scalar properties and
+follows only elements without list properties), or None for everything else (ASCII PLY, PCD, LAS, structured
+``.npy``...), which pcseg.io.files.read_cloud reads whole. Every streamed file is a run of fixed-size records
+(a structured dtype in the file's byte order: the columns of a plain array, the properties of a PLY vertex)
+whose named fields map to Cloud attributes exactly as read_cloud maps them (pcseg.io.files._map_fields).
+
+A stream scans the file once on opening and then yields its points chunk by chunk as Clouds converted exactly
+as read_cloud converts the whole file (non-finite points dropped with a count, huge coordinates recentred on
+the same origin, colours scaled by the same divisor, the same label checks), so concatenating the chunks gives
+read_cloud's Cloud: coord, color, intensity, normal and label (not the extra PLY properties of
+meta["fields"]).
 
 Rows are read with plain file reads into fresh arrays, not through a memory map: the file's pages then stay
 in the page cache and not in the process's resident memory. Memory: one chunk (``CHUNK_ROWS`` rows).
@@ -22,82 +30,94 @@ import numpy as np
 
 from pcseg.errors import PcsegError
 from pcseg.io.cloud import Cloud
+from pcseg.io.files import (FLOAT32_SAFE, HEADER_LIMIT, NPY_COLUMNS, FieldMap, _check_file, _check_labels,
+                            _color_divisor, _color_max, _convert_fields, _field_coord, _map_fields,
+                            _parse_ply_header, _ply_vertex_records, _stack, find_kitti_labels)
 
 CHUNK_ROWS = 1 << 20
+
+KITTI_FIELDS = ("x", "y", "z", "remission")   # float32 each
 
 
 @dataclass
 class CloudStream:
     """A cloud file read in chunks; see the module docstring. Built by :func:`open_stream`.
 
+    ``record`` is the structured dtype of one file row and ``fields`` maps its fields to Cloud attributes.
     After opening: ``n`` kept (finite) points, ``dropped`` non-finite ones, ``coord_min``/``coord_max`` of the
-    kept float32 coordinates (as float64, like a Cloud's ``coord.min(0)``), ``meta`` as read_cloud's.
+    kept float32 coordinates (as float64, like a Cloud's ``coord.min(0)``), ``meta`` as read_cloud's (without
+    meta["fields"]).
     """
 
     path: Path
     rows: int
-    columns: int
-    dtype: np.dtype
+    record: np.dtype
     offset: int                        # byte offset of row 0
-    kind: str                          # "npy" or "kitti bin"
+    kind: str                          # meta["format"]: "npy", "kitti bin", "ply binary_little_endian"...
     chunk_rows: int = CHUNK_ROWS
+    fields: FieldMap = field(init=False)
     n: int = 0
     dropped: int = 0
     origin: np.ndarray | None = None
     coord_min: np.ndarray = field(default_factory=lambda: np.zeros(3))
     coord_max: np.ndarray = field(default_factory=lambda: np.zeros(3))
-    color_scale: float | None = None   # colours are divided by this (None: no colour columns)
+    color_scale: float | None = None   # colours are divided by this (None: no colour fields)
     meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.fields = _map_fields(self.path, list(self.record.names))
 
     @property
     def has_color(self) -> bool:
-        return self.kind == "npy" and self.columns in (6, 7)
+        return self.fields.color is not None
 
     @property
     def has_label(self) -> bool:
-        return self.kind == "npy" and self.columns in (5, 7)
+        return self.fields.label is not None
 
     def raw(self, start: int, stop: int) -> np.ndarray:
-        """File rows [start, stop). Shapes: -> (stop - start, columns) of the file's dtype."""
-        count = (stop - start) * self.columns
+        """File rows [start, stop). Shapes: -> (stop - start,) records of dtype ``record``."""
+        count = stop - start
         with open(self.path, "rb") as f:
-            f.seek(self.offset + start * self.columns * self.dtype.itemsize)
-            data = np.fromfile(f, dtype=self.dtype, count=count)
-        if data.size != count:
-            raise PcsegError(self.path, f"file ends inside row {start + data.size // self.columns}")
-        return data.reshape(-1, self.columns)
+            f.seek(self.offset + start * self.record.itemsize)
+            data = np.fromfile(f, dtype=self.record, count=count)
+        if len(data) != count:
+            raise PcsegError(self.path, f"file ends inside row {start + len(data)}")
+        return data
 
-    def _raw_chunks(self) -> Iterator[tuple[int, np.ndarray]]:
+    def _raw_chunks(self) -> Iterator[np.ndarray]:
         for start in range(0, self.rows, self.chunk_rows):
-            yield start, self.raw(start, min(start + self.chunk_rows, self.rows))
+            yield self.raw(start, min(start + self.chunk_rows, self.rows))
 
     def _scan(self) -> None:
-        """One pass over the file: counts, bounds, the colour divisor and the checks read_cloud makes."""
+        """One pass over the file: counts, bounds, the colour divisor and the checks read_cloud makes, whose
+        errors come in read_cloud's order (colours, labels, then the points)."""
         lo = np.full(3, np.inf)
         hi = np.full(3, -np.inf)
-        color_max = -np.inf
+        color_max, color_dtype = -np.inf, None
+        bad_labels: PcsegError | None = None
         kept = 0
-        for _, rows in self._raw_chunks():
-            with np.errstate(invalid="ignore"):
-                coord = rows[:, :3].astype(np.float64)
+        for rows in self._raw_chunks():
+            coord = _field_coord(rows.__getitem__, self.fields)
             finite = np.all(np.isfinite(coord), axis=1)
             kept += int(np.count_nonzero(finite))
             if finite.any():
                 lo = np.minimum(lo, coord[finite].min(axis=0))
                 hi = np.maximum(hi, coord[finite].max(axis=0))
-            if self.has_color and len(rows):
-                rgb = rows[:, 3:6]
-                if rgb.dtype.kind == "f" and not np.all(np.isfinite(rgb)):
-                    raise PcsegError(self.path, "non-finite colour values")
-                color_max = max(color_max, float(rgb.max()))
-            if self.has_label:
-                _check_labels(self.path, rows[:, -1])
+            if self.fields.color is not None and len(rows):
+                rgb = _stack(rows.__getitem__, self.fields.color)
+                color_max, color_dtype = max(color_max, _color_max(self.path, rgb)), rgb.dtype
+            if self.fields.label is not None and bad_labels is None:
+                try:
+                    _check_labels(self.path, rows[self.fields.label])
+                except PcsegError as exc:   # a later chunk's colour error comes first
+                    bad_labels = exc
+        if bad_labels is not None:
+            raise bad_labels
         self.n, self.dropped = kept, self.rows - kept
         if kept == 0:
             raise PcsegError(self.path, "no points" + (f" ({self.dropped} NaN/inf points dropped)"
                                                         if self.dropped else ""))
-        from pcseg.io.files import FLOAT32_SAFE
-
         if max(np.abs(lo).max(), np.abs(hi).max()) > FLOAT32_SAFE:
             self.origin = np.floor(lo)
         base = self.origin if self.origin is not None else 0.0
@@ -106,46 +126,33 @@ class CloudStream:
         # float32 bounds exactly as a Cloud's coord would give them
         self.coord_min = np.asarray(lo - base, dtype=np.float32).astype(np.float64)
         self.coord_max = np.asarray(hi - base, dtype=np.float32).astype(np.float64)
-        if self.has_color:
-            if self.dtype.kind in "iu":
-                self.color_scale = 65535.0 if color_max > 255 else 255.0
-            else:
-                self.color_scale = (65535.0 if color_max > 255 else 255.0) if color_max > 1.0 else 1.0
+        if color_dtype is not None:
+            self.color_scale = _color_divisor(color_dtype, color_max)
         self.meta = {"source": str(self.path), "format": self.kind, "dropped_nan": self.dropped}
         if self.kind == "npy":
-            self.meta["columns"] = {3: "xyz", 4: "xyz i", 5: "xyz i label", 6: "xyz rgb",
-                                    7: "xyz rgb label"}[self.columns]
+            self.meta["columns"] = NPY_COLUMNS[len(self.record.names)][0]
         if self.origin is not None:
             self.meta["origin"] = self.origin
 
     def chunks(self) -> Iterator[tuple[int, Cloud]]:
         """(index of the chunk's first kept point, Cloud of the chunk's kept points), in file order."""
         first = 0
-        for _, rows in self._raw_chunks():
-            with np.errstate(invalid="ignore"):
-                coord = rows[:, :3].astype(np.float64)
+        for rows in self._raw_chunks():
+            arrays = _convert_fields(self.path, rows.__getitem__, self.fields, self.color_scale)
+            coord = arrays.pop("coord")
             keep = np.all(np.isfinite(coord), axis=1)
             if not keep.all():
-                rows, coord = rows[keep], coord[keep]
+                coord = coord[keep]
+                arrays = {name: None if a is None else a[keep] for name, a in arrays.items()}
             if self.origin is not None:
                 coord = coord - self.origin
-            color = intensity = label = None
-            if self.has_color:
-                rgb = rows[:, 3:6].astype(np.float64)
-                color = np.clip(rgb / self.color_scale if self.color_scale != 1.0 else rgb, 0.0, 1.0)
-            if self.columns in (4, 5):
-                intensity = rows[:, 3]
-            if self.has_label:
-                label = rows[:, -1].astype(np.int64)
-            yield first, Cloud(coord, color=color, intensity=intensity, label=label,
-                               meta={"source": str(self.path)})
+            yield first, Cloud(coord, meta={"source": str(self.path)}, **arrays)  # type: ignore[arg-type]
             first += len(coord)
 
 
-def _check_labels(path: Path, values: np.ndarray) -> None:
-    if values.dtype.kind == "f":
-        if not np.all(np.isfinite(values)) or np.any(values != np.round(values)) or np.any(np.abs(values) > 2**53):
-            raise PcsegError(path, "label values are not integers")
+def _columns_record(dtype: np.dtype, names: tuple[str, ...]) -> np.dtype:
+    """The rows of a plain (N, len(names)) array of ``dtype`` as records with one named field per column."""
+    return np.dtype([(name, dtype) for name in names])
 
 
 def open_stream(path: str | os.PathLike, chunk_rows: int = CHUNK_ROWS, min_rows: int = 0) -> CloudStream | None:
@@ -155,18 +162,15 @@ def open_stream(path: str | os.PathLike, chunk_rows: int = CHUNK_ROWS, min_rows:
     path = Path(path)
     ext = path.suffix.lower()
     if ext == ".bin":
-        from pcseg.io.files import _check_file, find_kitti_labels
-
         if find_kitti_labels(path) is not None:
             return None          # separate labels: read whole (NaN points are then an error, not dropped)
         _check_file(path)
         size = path.stat().st_size
         if size % 16:
             raise PcsegError(path, f"size {size} is not a multiple of 16 bytes (float32 x y z remission)")
-        stream = CloudStream(path, size // 16, 4, np.dtype("<f4"), 0, "kitti bin", chunk_rows)
+        stream = CloudStream(path, size // 16, _columns_record(np.dtype("<f4"), KITTI_FIELDS), 0, "kitti bin",
+                             chunk_rows)
     elif ext == ".npy":
-        from pcseg.io.files import _check_file
-
         _check_file(path)
         try:
             with open(path, "rb") as f:
@@ -182,11 +186,25 @@ def open_stream(path: str | os.PathLike, chunk_rows: int = CHUNK_ROWS, min_rows:
         if dtype.names or dtype.hasobject or fortran or len(shape) != 2 or dtype.kind not in "fiu" \
                 or not 3 <= shape[1] <= 7:
             return None
-        stream = CloudStream(path, int(shape[0]), int(shape[1]), dtype, offset, "npy", chunk_rows)
-        expected = offset + stream.rows * stream.columns * dtype.itemsize
+        stream = CloudStream(path, int(shape[0]), _columns_record(dtype, NPY_COLUMNS[shape[1]][1]), offset, "npy",
+                             chunk_rows)
+        expected = offset + stream.rows * stream.record.itemsize
         if path.stat().st_size < expected:
             raise PcsegError(path, f"not a readable .npy array (file is {path.stat().st_size} bytes, its header "
                                    f"promises {expected})")
+    elif ext == ".ply":
+        _check_file(path)
+        with open(path, "rb") as f:
+            head = f.read(HEADER_LIMIT)
+        try:
+            header = _parse_ply_header(path, head)
+        except PcsegError:       # read_cloud reports header errors
+            return None
+        if not header.fixed_records:
+            return None          # ascii, or list properties: read whole
+        offset, record = _ply_vertex_records(path, header, path.stat().st_size)
+        stream = CloudStream(path, header.elements[header.vertex][1], record, offset, f"ply {header.fmt}",
+                             chunk_rows)
     else:
         return None
     if stream.rows < min_rows:

@@ -1,5 +1,7 @@
 """Tile-by-tile segmentation of streamed clouds gives what the whole-cloud path gives."""
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -9,14 +11,15 @@ from pcseg.config import Config
 from pcseg.data.blocks import room_grid
 from pcseg.engine.inference import predict_cloud
 from pcseg.engine.tiled import iter_tile_scores, plan_tiles, stream_grid
-from pcseg.io.files import read_cloud
+from pcseg.io.cloud import Cloud
+from pcseg.io.files import read_cloud, write_ply
 from pcseg.io.stream import open_stream
 from pcseg.models import create_model
 
 
 def tiny_model(cfg: Config) -> torch.nn.Module:
     torch.manual_seed(0)
-    return create_model("pointnet", num_classes=13, in_channels=9, width=0.25).eval()
+    return create_model("pointnet", num_classes=13, in_channels=3 * len(cfg.data.features), width=0.25).eval()
 
 
 def cfg_for(block: float, stride: float) -> Config:
@@ -35,6 +38,30 @@ def room_file(path, n=12000, colour=True, seed=0):
     arr[7, 0] = np.nan
     np.save(path, arr)
     return path
+
+
+def room_ply(path, n=12000, seed=0):
+    """room_file's points with colour, normals and labels, as a binary PLY (with the NaN point)."""
+    arr = np.load(room_file(path.with_suffix(".npy"), n=n, seed=seed))
+    rng = np.random.default_rng(seed + 1)
+    normal = rng.normal(size=(n, 3))
+    normal /= np.linalg.norm(normal, axis=1, keepdims=True)
+    write_ply(path, Cloud(arr[:, :3], color=arr[:, 3:6] / 255.0, normal=normal, label=rng.integers(0, 13, n)))
+    return path
+
+
+def test_ply_tiles_carry_normals(tmp_path):
+    cfg = cfg_for(1.0, 0.5)
+    cfg.data.features = ["xyz", "rgb", "normal"]
+    model = tiny_model(cfg)
+    path = room_ply(tmp_path / "room.ply")
+    whole = predict_cloud(model, read_cloud(path), cfg, "cpu")
+    stream = open_stream(path, chunk_rows=1000)
+    assert stream.has_color and stream.has_label and stream.dropped == 1
+    got = torch.full_like(whole, -1.0)
+    for index, scores in iter_tile_scores(model, stream, cfg, "cpu", tile_points=2500):
+        got[torch.from_numpy(index)] = scores
+    torch.testing.assert_close(got, whole, rtol=0, atol=1e-6)
 
 
 @pytest.mark.parametrize("block, stride, colour", [(1.0, 0.5, True), (1.0, 0.3, True), (1.5, 0.5, False)])
@@ -94,6 +121,16 @@ def test_segment_cli_tiled_equals_whole_and_fails_cleanly(tmp_path, capsys):
     assert main(["segment", str(path), *args, "--out", str(tmp_path / "tiled"), "--tile-points", "1500"]) == 0
     assert "in tiles" in capsys.readouterr().err
     for name in ("room.npy", "room.ply"):
+        assert (tmp_path / "whole" / name).read_bytes() == (tmp_path / "tiled" / name).read_bytes(), name
+    # a binary PLY input (colour, normals, its own labels) likewise
+    ply = room_ply(tmp_path / "scan.ply", n=6000, seed=3)
+    assert main(["segment", str(ply), *args, "--out", str(tmp_path / "whole")]) == 0
+    whole_err = capsys.readouterr().err
+    assert main(["segment", str(ply), *args, "--out", str(tmp_path / "tiled"), "--tile-points", "1000"]) == 0
+    tiled_err = capsys.readouterr().err
+    assert "in tiles" in tiled_err and "in tiles" not in whole_err
+    assert re.findall(r"mIoU \S+ OA \S+", whole_err) == re.findall(r"mIoU \S+ OA \S+", tiled_err) != []
+    for name in ("scan.npy", "scan.ply"):
         assert (tmp_path / "whole" / name).read_bytes() == (tmp_path / "tiled" / name).read_bytes(), name
     # a truncated big file: one line naming it, exit status 2, nothing written for it
     data = path.read_bytes()
