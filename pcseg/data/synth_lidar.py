@@ -36,7 +36,7 @@ import argparse
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -135,14 +135,17 @@ class Street:
         return self.next_instance - 1
 
 
+def _placer(x: float, y: float, yaw: float) -> Callable[[float, float, float], tuple[float, float, float]]:
+    """Maps a vehicle-frame offset (dx forward, dy left, absolute z) to world coordinates."""
+    c, s = math.cos(yaw), math.sin(yaw)
+    return lambda dx, dy, z: (x + c * dx - s * dy, y + s * dx + c * dy, z)
+
+
 def _car(street: Street, rng: np.random.Generator, x: float, y: float, yaw: float) -> None:
     inst = street.new_instance()
     refl = float(np.clip(rng.normal(*REFLECTIVITY["car"]), 0.08, 0.9))
     length, width = rng.uniform(3.8, 4.8), rng.uniform(1.7, 1.9)
-    c, s = math.cos(yaw), math.sin(yaw)
-
-    def at(dx: float, dy: float, z: float) -> tuple[float, float, float]:
-        return (x + c * dx - s * dy, y + s * dx + c * dy, z)
+    at = _placer(x, y, yaw)
 
     street.add(box(at(0, 0, 0.72), (length, width, 0.85), yaw), "car", rng, inst, refl)
     street.add(box(at(-0.2, 0, 1.4), (length * 0.5, width * 0.9, 0.55), yaw), "car", rng, inst, refl * 0.7)
@@ -155,10 +158,7 @@ def _truck(street: Street, rng: np.random.Generator, x: float, y: float, yaw: fl
     inst = street.new_instance()
     refl = float(np.clip(rng.normal(*REFLECTIVITY["truck"]), 0.08, 0.9))
     length, height = rng.uniform(6.0, 9.0), rng.uniform(2.6, 3.4)
-    c, s = math.cos(yaw), math.sin(yaw)
-
-    def at(dx: float, dy: float, z: float) -> tuple[float, float, float]:
-        return (x + c * dx - s * dy, y + s * dx + c * dy, z)
+    at = _placer(x, y, yaw)
 
     street.add(box(at(-1.1, 0, 0.6 + height / 2), (length, 2.5, height), yaw), "truck", rng, inst, refl)
     street.add(box(at(length / 2 + 0.1, 0, 1.75), (1.9, 2.4, 2.5), yaw), "truck", rng, inst, refl * 0.8)

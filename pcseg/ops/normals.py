@@ -78,6 +78,16 @@ def smallest_eigenvector(cov: torch.Tensor) -> torch.Tensor:
     return out.reshape(*shape, 3)
 
 
+def unit_normals(normals: torch.Tensor) -> torch.Tensor:
+    """Normals scaled to unit length; zero, tiny or non-finite ones become +z (so nothing downstream divides
+    by zero). Shapes: (..., 3) -> (..., 3)."""
+    length = normals.norm(dim=-1, keepdim=True)
+    bad = ~torch.isfinite(length) | (length < 1e-12)
+    up = torch.zeros_like(normals)
+    up[..., 2] = 1.0
+    return torch.where(bad, up, normals / length.clamp_min(1e-12))
+
+
 def orient_normals(coord: torch.Tensor, normals: torch.Tensor,
                    viewpoint: torch.Tensor | None = None) -> torch.Tensor:
     """Unit-length normals flipped to point towards ``viewpoint`` (default: each cloud's centroid);
@@ -86,12 +96,7 @@ def orient_normals(coord: torch.Tensor, normals: torch.Tensor,
     Shapes: coord (B, N, 3), normals (B, N, 3), viewpoint (B, 3) or None -> (B, N, 3) float32.
     """
     pts = coord.detach().to(torch.float32)
-    nrm = normals.detach().to(torch.float32)
-    length = nrm.norm(dim=-1, keepdim=True)
-    bad = ~torch.isfinite(length) | (length < 1e-12)
-    up = torch.zeros_like(nrm)
-    up[..., 2] = 1.0
-    nrm = torch.where(bad, up, nrm / length.clamp_min(1e-12))
+    nrm = unit_normals(normals.detach().to(torch.float32))
     view = pts.mean(dim=1) if viewpoint is None else viewpoint.to(pts)
     facing = ((view[:, None, :] - pts) * nrm).sum(-1, keepdim=True)
     return torch.where(facing < 0, -nrm, nrm)

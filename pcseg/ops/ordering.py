@@ -28,6 +28,8 @@ import math
 
 import torch
 
+from pcseg.ops.normals import unit_normals
+
 
 def ring_order(offsets: torch.Tensor, normal: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
     """Permutation that sorts each ring counter-clockwise around its normal.
@@ -45,12 +47,7 @@ def ring_order(offsets: torch.Tensor, normal: torch.Tensor, eps: float = 1e-6) -
                          f"{tuple(offsets.shape)} and {tuple(normal.shape)}")
     with torch.no_grad():
         v = offsets.detach().to(torch.float32)
-        n = normal.detach().to(torch.float32)
-        length = n.norm(dim=-1, keepdim=True)
-        bad = ~torch.isfinite(length) | (length < 1e-12)
-        up = torch.zeros_like(n)
-        up[..., 2] = 1.0
-        n = torch.where(bad, up, n / length.clamp_min(1e-12)).unsqueeze(2)      # (B, M, 1, 3)
+        n = unit_normals(normal.detach().to(torch.float32)).unsqueeze(2)         # (B, M, 1, 3)
         v = torch.nan_to_num(v, nan=0.0, posinf=0.0, neginf=0.0)
         tangent = v - (v * n).sum(-1, keepdim=True) * n                         # (B, M, k, 3)
         size = tangent.norm(dim=-1)                                             # (B, M, k)
