@@ -23,7 +23,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     import torch
 
     from pcseg.config import Config
+    from pcseg.metrics import ConfusionMatrix
 
 
 def read_input(path: str | Path) -> Cloud:
@@ -89,18 +90,27 @@ def label_path(out: Path, stem: str, classes: ClassSet) -> Path:
     return out / (f"{stem}.label" if classes.name == SEMANTICKITTI.name else f"{stem}.npy")
 
 
-def write_stream_outputs(out: Path, stem: str, stream: CloudStream, pred: np.ndarray, classes: ClassSet
-                         ) -> None:
-    """write_outputs for a cloud read in chunks: the same two files, written chunk by chunk."""
+def write_stream_outputs(out: Path, stem: str, stream: CloudStream, pred: np.ndarray, classes: ClassSet,
+                         confusion: ConfusionMatrix | None = None) -> None:
+    """write_outputs for a cloud read in chunks: the same two files, written chunk by chunk. ``confusion``,
+    when given, is updated with each chunk's own labels on the way (no second pass over the file).
+
+    Shapes: pred (stream.n,) int.
+    """
     from pcseg.io.files import write_labels_chunks, write_ply_chunks
+
+    def coloured() -> Iterator[Cloud]:
+        for first, chunk in stream.chunks():
+            labels = pred[first:first + len(chunk)]
+            if confusion is not None and chunk.label is not None:
+                confusion.update(labels.astype(np.int64), np.asarray(chunk.label))
+            yield Cloud(chunk.coord, color=classes.colorize(labels), label=labels)
 
     out.mkdir(parents=True, exist_ok=True)
     step = stream.chunk_rows
     write_labels_chunks(label_path(out, stem, classes), len(pred),
                         (pred[i:i + step] for i in range(0, len(pred), step)), classes)
-    write_ply_chunks(out / f"{stem}.ply", len(pred),
-                     (Cloud(chunk.coord, color=classes.colorize(pred[first:first + len(chunk)]),
-                            label=pred[first:first + len(chunk)]) for first, chunk in stream.chunks()))
+    write_ply_chunks(out / f"{stem}.ply", len(pred), coloured())
 
 
 def _segment_stream(model: torch.nn.Module, stream: CloudStream, cfg: Config, device: torch.device, out: Path,
@@ -110,13 +120,11 @@ def _segment_stream(model: torch.nn.Module, stream: CloudStream, cfg: Config, de
     from pcseg.metrics import ConfusionMatrix
 
     pred = predict_stream(model, stream, cfg, device, tile_points=tile_points, show_progress=show_progress)
-    write_stream_outputs(out, stem, stream, pred, classes)
-    if not stream.has_label:
+    cm = ConfusionMatrix(classes.num_classes, class_names=list(classes.names)) if stream.has_label else None
+    write_stream_outputs(out, stem, stream, pred, classes, cm)
+    if cm is None or not cm.matrix.sum():
         return stream.n, ""
-    cm = ConfusionMatrix(classes.num_classes, class_names=list(classes.names))
-    for first, chunk in stream.chunks():
-        cm.update(pred[first:first + len(chunk)].astype(np.int64), np.asarray(chunk.label))
-    return stream.n, f", against its own labels mIoU {100 * cm.miou:.1f} OA {100 * cm.oa:.1f}" if cm.matrix.sum() else ""
+    return stream.n, f", against its own labels mIoU {100 * cm.miou:.1f} OA {100 * cm.oa:.1f}"
 
 
 def segment(inputs: list[str | Path], checkpoint: str | Path, out: str | Path, show_progress: bool = True,
