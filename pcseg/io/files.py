@@ -82,16 +82,16 @@ def _color_divisor(dtype: np.dtype, top: float) -> float:
 
 def _scale_color(path: Path, rgb: np.ndarray, divisor: float | None = None) -> np.ndarray:
     """Integer or float colour channels -> float32 in [0, 1] (see the module docstring). ``divisor``
-    overrides the one :func:`_color_divisor` picks from ``rgb`` itself (for a cloud read in chunks).
+    overrides the one :func:`_color_divisor` picks from ``rgb`` itself, for a cloud read in chunks whose
+    colours were already checked when it was opened (pcseg.io.stream), so they are not checked again.
 
     Shapes: rgb (N, 3) -> (N, 3) float32.
     """
     rgb = np.asarray(rgb)
     if rgb.size == 0:
         return rgb.astype(np.float32)
-    top = _color_max(path, rgb)
     if divisor is None:
-        divisor = _color_divisor(rgb.dtype, top)
+        divisor = _color_divisor(rgb.dtype, _color_max(path, rgb))
     return np.clip(rgb.astype(np.float64) / divisor, 0.0, 1.0).astype(np.float32)
 
 
