@@ -53,7 +53,9 @@ def _parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("segment", help="label any point-cloud file with a trained model")
     s.add_argument("inputs", nargs="+", metavar="INPUT")
-    s.add_argument("--checkpoint", required=True)
+    which = s.add_mutually_exclusive_group(required=True)
+    which.add_argument("--checkpoint", help="a checkpoint written by pcseg train")
+    which.add_argument("--model", metavar="NAME", help="a bundled model (see pcseg models); no download")
     s.add_argument("--out", required=True)
     s.add_argument("--tile-points", type=int, default=2_000_000, metavar="N",
                    help="3D models: .npy/.bin clouds with more points are read in chunks and segmented tile by "
@@ -62,6 +64,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="3D models: blocks per forward pass (default: the checkpoint's train.batch_size); "
                         "smaller needs less memory, same labels")
     s.set_defaults(handler="pcseg.engine.predict:cli")
+
+    s = sub.add_parser("models", help="the bundled models and their scores on real samples")
+    s.add_argument("--json", action="store_true", help="machine-readable listing")
+    s.set_defaults(handler="pcseg.pretrained:cli")
 
     for name, helptext in (("view", "Open3D window on a labelled cloud"),
                            ("render", "the same picture, headless, to a PNG")):

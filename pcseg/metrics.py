@@ -190,6 +190,14 @@ class ConfusionMatrix:
         return _nanmean(self.iou())
 
     @property
+    def miou_present(self) -> float:
+        """Mean IoU over the classes present in the target only: a class that is only predicted (a false
+        positive class) lowers the IoU of the true classes it takes points from but is not averaged in
+        itself. This is the score for a single real sample that holds a few of the classes."""
+        present = self.matrix.sum(axis=1) > 0
+        return _nanmean(self.iou()[present]) if present.any() else math.nan
+
+    @property
     def macc(self) -> float:
         return _nanmean(self.acc())
 
@@ -231,7 +239,8 @@ class ConfusionMatrix:
             return {n: _to_json_value(v) for n, v in zip(self.class_names, values)}
 
         return {
-            "miou": _to_json_value(self.miou), "oa": _to_json_value(self.oa),
+            "miou": _to_json_value(self.miou), "miou_present": _to_json_value(self.miou_present),
+            "oa": _to_json_value(self.oa),
             "macc": _to_json_value(self.macc), "fwiou": _to_json_value(self.fwiou),
             "iou": per_class(self.iou()), "f1": per_class(self.f1()), "acc": per_class(self.acc()),
             "confusion": self.matrix.tolist(), "num_points": self.num_points,

@@ -139,3 +139,14 @@ def test_table_prints_percent():
     assert lines[5].split() == ["mIoU", "55.6"]
     assert lines[6].split() == ["OA", "71.4"]
     assert [line.split()[0] for line in lines[5:]] == ["mIoU", "OA", "mAcc", "fwIoU"]
+
+
+def test_miou_present_averages_only_the_classes_in_the_target():
+    # truth: classes 0 and 1 only; class 2 is predicted for one point of class 1 (a false-positive class)
+    cm = ConfusionMatrix(4)
+    cm.update(np.array([0, 0, 1, 1, 2]), np.array([0, 0, 1, 1, 1]))
+    # IoU: class 0 = 2/2, class 1 = 2/3, class 2 = 0/1 (predicted only), class 3 absent (NaN)
+    assert cm.miou == pytest.approx((1 + 2 / 3 + 0) / 3)
+    assert cm.miou_present == pytest.approx((1 + 2 / 3) / 2)
+    assert cm.to_dict()["miou_present"] == pytest.approx((1 + 2 / 3) / 2)
+    assert np.isnan(ConfusionMatrix(3).miou_present)

@@ -127,6 +127,26 @@ def _segment_stream(model: torch.nn.Module, stream: CloudStream, cfg: Config, de
     return stream.n, f", against its own labels mIoU {100 * cm.miou:.1f} OA {100 * cm.oa:.1f}"
 
 
+def load_for_inference(checkpoint: str | Path, batch_size: int | None = None,
+                       device: str = "auto") -> tuple[torch.nn.Module, Config, ClassSet, torch.device]:
+    """Everything inference needs from one checkpoint: the model (eval mode, on ``device``), the run config
+    it was trained with (``batch_size`` overrides train.batch_size, the blocks per forward pass) and its
+    class set."""
+    from pcseg.config import config_from_dict
+    from pcseg.engine.checkpoint import build_model_from_checkpoint, load_checkpoint
+    from pcseg.engine.distributed import resolve_device
+
+    ckpt = load_checkpoint(checkpoint)
+    cfg = config_from_dict(ckpt["config"], f"{checkpoint} (config inside)")
+    cfg.model.args = dict(ckpt["model_args"])
+    if batch_size is not None:
+        cfg.train.batch_size = batch_size
+    classes = get_class_set(ckpt.get("class_set", cfg.data.dataset))
+    dev = resolve_device(device)
+    model = build_model_from_checkpoint(ckpt, checkpoint).to(dev).eval()
+    return model, cfg, classes, dev
+
+
 def segment(inputs: list[str | Path], checkpoint: str | Path, out: str | Path, show_progress: bool = True,
             tile_points: int = 2_000_000, batch_size: int | None = None) -> int:
     """Label every input; returns the number of inputs that failed. 3D-model inputs in ``.npy`` / ``.bin`` /
@@ -135,21 +155,11 @@ def segment(inputs: list[str | Path], checkpoint: str | Path, out: str | Path, s
     a smaller one needs less memory and gives the same labels."""
     from tqdm import tqdm
 
-    from pcseg.config import config_from_dict
-    from pcseg.engine.checkpoint import build_model_from_checkpoint, load_checkpoint
     from pcseg.engine.data import family
-    from pcseg.engine.distributed import resolve_device
     from pcseg.engine.inference import predict_cloud
     from pcseg.metrics import ConfusionMatrix
 
-    ckpt = load_checkpoint(checkpoint)
-    cfg = config_from_dict(ckpt["config"], f"{checkpoint} (config inside)")
-    cfg.model.args = dict(ckpt["model_args"])
-    if batch_size is not None:
-        cfg.train.batch_size = batch_size
-    classes = get_class_set(ckpt.get("class_set", cfg.data.dataset))
-    device = resolve_device("auto")
-    model = build_model_from_checkpoint(ckpt, checkpoint).to(device).eval()
+    model, cfg, classes, device = load_for_inference(checkpoint, batch_size)
     out = Path(out)
     failed = 0
     stems: set[str] = set()
@@ -195,7 +205,12 @@ def cli(args: argparse.Namespace) -> int:
         if value is not None and value < 1:
             print(f"pcseg: error: {flag} must be >= 1, got {value}", file=sys.stderr)
             return 2
-    failed = segment(args.inputs, args.checkpoint, args.out, tile_points=args.tile_points,
+    checkpoint = args.checkpoint
+    if checkpoint is None:
+        from pcseg.pretrained import bundled_checkpoint
+
+        checkpoint = bundled_checkpoint(args.model)
+    failed = segment(args.inputs, checkpoint, args.out, tile_points=args.tile_points,
                      batch_size=args.batch_size)
     if failed:
         print(f"pcseg: {failed} of {len(args.inputs)} inputs failed", file=sys.stderr)
@@ -203,4 +218,4 @@ def cli(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["segment", "read_input", "write_outputs", "write_stream_outputs", "cli"]
+__all__ = ["segment", "load_for_inference", "read_input", "write_outputs", "write_stream_outputs", "cli"]

@@ -1,0 +1,127 @@
+"""Bundled models: name resolution, packing, `pcseg models`, `segment --model` (pcseg/pretrained)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import pcseg.pretrained as pretrained
+from pcseg.cli import main
+from pcseg.config import Config, config_to_dict
+from pcseg.engine.checkpoint import load_checkpoint, save_checkpoint
+from pcseg.engine.data import model_args
+from pcseg.errors import PcsegError
+from pcseg.io.files import write_npy
+from pcseg.io.cloud import Cloud
+from pcseg.models import create_model
+
+
+def _training_checkpoint(path: Path) -> Path:
+    """A checkpoint as pcseg train writes it, optimiser state included (untrained tiny PointNet)."""
+    torch.manual_seed(0)
+    cfg = Config()
+    cfg.model.name = "pointnet"
+    cfg.model.args = {"width": 0.25}
+    cfg.data.num_points = 64
+    cfg.train.batch_size = 2
+    args = model_args(cfg)
+    net = create_model("pointnet", **args)
+    opt = torch.optim.Adam(net.parameters())
+    save_checkpoint(path, {"model": "pointnet", "model_args": args, "class_set": "s3dis",
+                           "class_names": ["c"] * args["num_classes"], "config": config_to_dict(cfg), "epoch": 1,
+                           "step": 3, "state_dict": net.state_dict(), "optimizer": opt.state_dict(),
+                           "best_miou": 0.5, "best_epoch": 1, "history": [{"epoch": 1, "val_miou": 0.5,
+                                                                           "val_oa": 0.8}]})
+    return path
+
+
+@pytest.fixture
+def bundle(tmp_path, monkeypatch) -> Path:
+    """A package folder holding one packed model "tiny" and one listed model whose weights are missing."""
+    folder = tmp_path / "pretrained"
+    folder.mkdir()
+    monkeypatch.setattr(pretrained, "PRETRAINED_DIR", folder)
+    packed = pretrained.pack_checkpoint(_training_checkpoint(tmp_path / "best.pt"), "tiny")
+    (folder / "manifest.json").write_text(json.dumps({
+        "tiny": {"file": "tiny.pt", "classes": "s3dis", "inputs": "xyz + rgb", "command": "python train.py",
+                 "scores": {"synthetic_val": {"miou": 0.5, "oa": 0.8},
+                            "real": {"s3dis/room": {"miou": 0.25, "oa": 0.5, "points": 10}}}},
+        "unbuilt": {"file": "unbuilt.pt", "classes": "semantickitti", "command": "python tools/x.py"}}))
+    assert packed == folder / "tiny.pt"
+    return folder
+
+
+def test_pack_keeps_what_inference_needs_only(bundle, tmp_path):
+    ckpt = load_checkpoint(bundle / "tiny.pt")
+    assert "optimizer" not in ckpt and "rng" not in ckpt
+    full = load_checkpoint(tmp_path / "best.pt")
+    for key in ("model", "model_args", "class_names", "epoch", "best_epoch", "history"):
+        assert ckpt[key] == full[key]
+    for name, tensor in full["state_dict"].items():
+        assert torch.equal(ckpt["state_dict"][name], tensor)
+    assert (bundle / "tiny.pt").stat().st_size < (tmp_path / "best.pt").stat().st_size
+
+
+def test_unknown_and_unbuilt_names(bundle):
+    with pytest.raises(PcsegError, match="unknown bundled model 'nope'; valid: tiny, unbuilt"):
+        pretrained.bundled_checkpoint("nope")
+    with pytest.raises(PcsegError, match="missing; build them with: python tools/x.py"):
+        pretrained.bundled_checkpoint("unbuilt")
+    assert pretrained.bundled_checkpoint("tiny") == bundle / "tiny.pt"
+
+
+def test_models_command_lists_scores_and_missing_weights(bundle, capsys):
+    assert main(["models"]) == 0
+    text = capsys.readouterr().out
+    assert "tiny  (s3dis classes, " in text and "MB)" in text
+    assert "real          s3dis/room: mIoU 25.0 (classes present)  OA 50.0" in text
+    assert "synthetic val mIoU 50.0  OA 80.0" in text
+    assert "unbuilt  (semantickitti classes, weights missing)" in text
+    assert main(["models", "--json"]) == 0
+    records = json.loads(capsys.readouterr().out)
+    assert [r["name"] for r in records] == ["tiny", "unbuilt"] and records[1]["size_mb"] is None
+
+
+def test_segment_with_a_bundled_model_equals_its_checkpoint(bundle, tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    cloud = tmp_path / "room.npy"
+    write_npy(cloud, Cloud(rng.random((500, 3), dtype=np.float32) * 3, color=rng.random((500, 3), dtype=np.float32)))
+    assert main(["segment", str(cloud), "--model", "tiny", "--out", str(tmp_path / "a")]) == 0
+    assert main(["segment", str(cloud), "--checkpoint", str(bundle / "tiny.pt"), "--out", str(tmp_path / "b")]) == 0
+    a, b = np.load(tmp_path / "a" / "room.npy"), np.load(tmp_path / "b" / "room.npy")
+    assert a.shape == (500,) and np.array_equal(a, b)
+
+
+def test_segment_model_errors(bundle, tmp_path, capsys):
+    cloud = tmp_path / "c.npy"
+    np.save(cloud, np.zeros((10, 3), np.float32))
+    assert main(["segment", str(cloud), "--model", "nope", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["pcseg: error: --model: unknown bundled model 'nope'; valid: tiny, unbuilt"]
+    assert not (tmp_path / "o").exists()
+    with pytest.raises(SystemExit) as exc:     # argparse: the two ways to name a model exclude each other
+        main(["segment", str(cloud), "--model", "tiny", "--checkpoint", str(bundle / "tiny.pt"), "--out", "o"])
+    assert exc.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", pretrained.bundled_names())
+def test_shipped_models_load_and_match_their_manifest(name):
+    """Every model the package ships loads with weights_only, rebuilds, and has the manifest's class set."""
+    from pcseg.classes import get_class_set
+    from pcseg.engine.checkpoint import build_model_from_checkpoint
+
+    entry = pretrained.load_manifest()[name]
+    path = pretrained.bundled_checkpoint(name)
+    ckpt = load_checkpoint(path)
+    assert ckpt["class_set"] == entry["classes"]
+    assert len(ckpt["class_names"]) == get_class_set(entry["classes"]).num_classes
+    assert "optimizer" not in ckpt
+    build_model_from_checkpoint(ckpt, path)
+    assert path.stat().st_size < 20e6, "bundled weights must stay small enough to commit"
+    for key in ("for", "inputs", "trained_on", "command", "seed", "train_minutes"):
+        assert entry.get(key) is not None, f"manifest entry {name!r} lacks {key!r}"

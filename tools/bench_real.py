@@ -1,0 +1,155 @@
+"""The real-data benchmark: every bundled model on every labelled real sample of its class set.
+
+    python tools/bench_real.py [--models indoor lidar] [--realdata ../shared/realdata] [--write] [--json F]
+
+For each bundled model (pcseg/pretrained) and each real sample below whose class set matches, the model
+labels EVERY point of the sample through the same path as ``pcseg segment`` (pcseg.engine.predict
+load_for_inference + pcseg.engine.inference.predict_cloud) and the one ConfusionMatrix scores it: IoU per
+class present in the ground truth, mIoU over those classes (``miou_present``), OA. Beside them the model's
+synthetic validation score (from its checkpoint's training history, best epoch) shows the synthetic-to-real
+gap. ``--write`` stores the scores in pcseg/pretrained/manifest.json, where ``pcseg models`` shows them.
+
+The real samples (../shared/realdata, see its SOURCES.md) are for measuring only: the bundled models are
+trained on pcseg's synthetic data alone, and the same models are scored on other real rooms and scans that
+are kept back, so nothing here may be used to train or tune them.
+
+Adding a sample: append a ``Sample`` to SAMPLES with a loader that returns a Cloud whose ``label`` holds
+class indices of the sample's class set (-1 = ignore); ``prepare`` may adapt the cloud the way a user would
+be told to (e.g. move a world-frame LiDAR scan to its sensor origin).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from pcseg.errors import PcsegError  # noqa: E402
+from pcseg.io.cloud import Cloud  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Sample:
+    name: str                        # shown in tables and stored in the manifest
+    classes: str                     # class set name: "s3dis" | "semantickitti"
+    path: str                        # relative to the realdata folder
+    load: Callable[[Path], Cloud]    # realdata/path -> Cloud with labels
+
+
+def _s3dis_room(path: Path) -> Cloud:
+    from pcseg.io.s3dis import read_s3dis_room
+
+    return read_s3dis_room(path)
+
+
+SAMPLES: list[Sample] = [
+    # a real S3DIS room, subsampled to 175,075 points (ceiling, floor, wall, door, clutter); SOURCES.md
+    Sample("s3dis/Area_3/hallway_3", "s3dis",
+           "s3dis-kpconv-fixtures/Stanford3dDataset_v1.2_Aligned_Version/Area_3/hallway_3", _s3dis_room),
+]
+
+
+def default_realdata() -> Path:
+    return Path(os.environ.get("PCSEG_REALDATA", REPO.parent / "shared" / "realdata"))
+
+
+def synthetic_val(checkpoint: Path) -> dict[str, float] | None:
+    """The validation scores of the checkpoint's best epoch (synthetic held-out rooms / scans)."""
+    import torch
+
+    ckpt = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    best = ckpt.get("best_epoch")
+    for rec in ckpt.get("history", []):
+        if rec.get("epoch") == best and rec.get("val_miou") is not None:
+            return {"miou": float(rec["val_miou"]), "oa": float(rec["val_oa"])}
+    return None
+
+
+def score(checkpoint: Path, sample: Sample, realdata: Path) -> dict:
+    """Label every point of one real sample with one model; the scores as a dict."""
+    import torch
+
+    from pcseg.engine.inference import predict_cloud
+    from pcseg.engine.predict import load_for_inference
+    from pcseg.metrics import ConfusionMatrix
+
+    model, cfg, classes, device = load_for_inference(checkpoint)
+    cloud = sample.load(realdata / sample.path)
+    t0 = time.perf_counter()
+    with torch.inference_mode():
+        pred = predict_cloud(model, cloud, cfg, device).argmax(dim=1).numpy()
+    seconds = time.perf_counter() - t0
+    cm = ConfusionMatrix(classes.num_classes, class_names=list(classes.names))
+    cm.update(pred.astype(np.int64), np.asarray(cloud.label, dtype=np.int64))
+    present = cm.matrix.sum(axis=1) > 0
+    iou = {n: float(v) for n, v, p in zip(classes.names, cm.iou(), present) if p}
+    return {"miou": cm.miou_present, "oa": cm.oa, "iou": iou, "points": int(len(cloud)),
+            "seconds": round(seconds, 2)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from pcseg.pretrained import MANIFEST, PRETRAINED_DIR, bundled_checkpoint, load_manifest
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--models", nargs="+", default=None, help="bundled models to score (default: all)")
+    p.add_argument("--realdata", type=Path, default=None, help="the real samples (default ../shared/realdata "
+                                                                 "or $PCSEG_REALDATA)")
+    p.add_argument("--write", action="store_true", help="store the scores in pcseg/pretrained/manifest.json")
+    p.add_argument("--json", type=Path, default=None, help="also write all scores to this JSON file")
+    args = p.parse_args(argv)
+    realdata = args.realdata or default_realdata()
+    if not realdata.is_dir():
+        print(f"bench_real: {realdata}: real samples not found", file=sys.stderr)
+        return 2
+    manifest = load_manifest()
+    names = args.models or sorted(manifest)
+    results: dict[str, dict] = {}
+    rows = []
+    for name in names:
+        try:
+            ckpt = bundled_checkpoint(name)
+        except PcsegError as exc:
+            print(f"bench_real: {exc}", file=sys.stderr)
+            return 2
+        entry = manifest[name]
+        syn = synthetic_val(ckpt)
+        real = {}
+        for sample in SAMPLES:
+            if sample.classes != entry.get("classes") or not (realdata / sample.path).exists():
+                continue
+            real[sample.name] = s = score(ckpt, sample, realdata)
+            per_class = "  ".join(f"{c} {100 * v:.1f}" for c, v in s["iou"].items())
+            rows.append(f"| {name} | {sample.name} | {s['points']:,} | {100 * s['miou']:.1f} | "
+                        f"{100 * s['oa']:.1f} | {per_class} | "
+                        + (f"{100 * syn['miou']:.1f} / {100 * syn['oa']:.1f}" if syn else "-") + " |")
+        results[name] = {"synthetic_val": syn, "real": real}
+    print("| model | real sample | points | mIoU (classes present) | OA | IoU per class present | "
+          "synthetic val mIoU / OA |")
+    print("|---|---|---:|---:|---:|---|---:|")
+    print("\n".join(rows))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    if args.write:
+        from pcseg.utils import atomic_write_text
+
+        for name, res in results.items():
+            manifest[name]["scores"] = {"synthetic_val": res["synthetic_val"],
+                                        "real": {k: {kk: v[kk] for kk in ("miou", "oa", "points", "iou")}
+                                                 for k, v in res["real"].items()}}
+        atomic_write_text(PRETRAINED_DIR / MANIFEST, json.dumps(manifest, indent=2) + "\n")
+        print(f"scores written to {PRETRAINED_DIR / MANIFEST}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
