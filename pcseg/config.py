@@ -40,6 +40,9 @@ class DataConfig:
     # per-point input channels of the 3D models, in order (pcseg.data.blocks): xyz (block-centred), rgb,
     # xyz_norm (xyz / room extent), normal; the PointNet S3DIS protocol uses the first three (9 channels)
     features: list[str] = field(default_factory=lambda: ["xyz", "rgb", "xyz_norm"])
+    # 3D training blocks: per-access augmentations in order (pcseg.data.transforms.AUGMENTATIONS: rotate_z,
+    # flip, scale, jitter, tilt, color_jitter, color_drop); empty = none
+    augment: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -97,6 +100,9 @@ class RangeConfig:
     viewpoint_height: float = 1.5     # S3DIS: virtual scanner height above the floor (metres)
     visible_tolerance: float = 0.25   # S3DIS: a point is seen from a viewpoint if its range is within this of its pixel's
     augment: bool = True              # training: random rotation about z, mirror, viewpoint jitter
+    # training: whole-scan augmentations before projection (pcseg.range.augment.SCAN_AUGMENTATIONS:
+    # remission_drop, remission_jitter, point_drop, beam_drop, height, tilt, scale); empty = none
+    scan_augment: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -43,6 +43,7 @@ DEFAULT_AREAS = (1, 5)
 DEFAULT_ROOMS = 3
 DEFAULT_POINTS = 100_000
 NOISE_SIGMA = 0.005   # metres; matches the ~5 mm range noise of the Matterport scanner used for S3DIS
+STYLES = ("surface", "scan")   # uniform surface sampling (fast) | scanner simulation (pcseg.data.scanner)
 ROOM_TYPES = ("office", "conferenceRoom", "hallway", "lounge", "office", "storage", "pantry", "copyRoom")
 
 # base colours (0-255) per class: a list of alternatives, one chosen per instance
@@ -59,6 +60,28 @@ _COLORS: dict[str, list[tuple[int, int, int]]] = {
     "sofa": [(120, 42, 40), (82, 82, 92), (64, 72, 112)],
     "bookcase": [(136, 100, 64), (172, 170, 164), (112, 84, 58)],
     "board": [(212, 212, 206), (196, 200, 196)],
+}
+# scanned rooms (style "scan") draw from wider, overlapping palettes: real rooms paint walls, doors and
+# furniture in many colours, and a class is not a colour (doors are wood, painted white, grey or coloured;
+# bookcases wood, metal grey, white or black; floors carpet or tile in many tones). Every class shares
+# colours with other classes, so a model has to use geometry.
+_SCAN_COLORS: dict[str, list[tuple[int, int, int]]] = {
+    "ceiling": [(200, 200, 195), (215, 212, 205), (180, 182, 180), (225, 222, 210), (170, 165, 155)],
+    "floor": [(150, 140, 125), (120, 118, 112), (165, 150, 120), (95, 100, 110), (140, 110, 80),
+              (185, 180, 165), (80, 80, 82), (110, 120, 140)],
+    "wall": [(192, 192, 186), (200, 196, 184), (178, 182, 180), (215, 210, 195), (170, 160, 140),
+             (160, 175, 185), (205, 190, 160), (150, 150, 150), (225, 222, 215)],
+    "beam": [(190, 190, 184), (182, 180, 172), (210, 206, 198), (160, 158, 150)],
+    "column": [(186, 186, 180), (196, 192, 182), (170, 165, 155), (210, 205, 195)],
+    "window": [(165, 178, 190), (190, 196, 200), (120, 130, 140), (220, 225, 228), (90, 100, 105)],
+    "door": [(132, 96, 62), (180, 178, 170), (110, 80, 55), (160, 120, 80), (200, 198, 190), (90, 95, 105),
+             (150, 60, 50), (70, 90, 130), (175, 140, 95)],
+    "table": [(140, 105, 70), (196, 192, 184), (120, 90, 60), (60, 60, 62), (170, 140, 100), (210, 210, 205)],
+    "chair": [(50, 50, 56), (62, 72, 120), (122, 92, 62), (140, 40, 40), (150, 150, 150), (90, 110, 80)],
+    "sofa": [(120, 42, 40), (82, 82, 92), (64, 72, 112), (150, 130, 100), (60, 60, 60)],
+    "bookcase": [(136, 100, 64), (172, 170, 164), (112, 84, 58), (60, 60, 62), (200, 198, 190),
+                 (150, 150, 155)],
+    "board": [(212, 212, 206), (196, 200, 196), (60, 80, 70), (230, 230, 225)],
 }
 # faces of a box: (axis, side) with side 0 = the low face, 1 = the high face
 _FACES = tuple((axis, side) for axis in range(3) for side in range(2))
@@ -162,8 +185,9 @@ def _sample_part(part, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np
 class _Room:
     """Builds the instances of one room in room coordinates (floor at z = 0, x in [0, W], y in [0, L])."""
 
-    def __init__(self, rng: np.random.Generator, kind: str) -> None:
+    def __init__(self, rng: np.random.Generator, kind: str, scan: bool = False) -> None:
         self.rng = rng
+        self.scan = scan   # scanned-room style: recessed openings with frames, L-shapes, hung clutter
         if kind == "hallway":
             w, l = rng.uniform(2.2, 3.0), rng.uniform(6.0, 8.0)
             if rng.random() < 0.5:
@@ -185,7 +209,7 @@ class _Room:
         if cls == "clutter":
             base = self.rng.uniform(30, 230, size=3)
         else:
-            options = _COLORS[cls]
+            options = (_SCAN_COLORS if self.scan else _COLORS)[cls]
             base = np.asarray(options[self.rng.integers(len(options))], dtype=np.float64)
         return np.clip(base + self.rng.normal(0, 8, size=3), 0, 255)
 
@@ -266,6 +290,8 @@ class _Room:
     def build(self) -> list[_Instance]:
         rng = self.rng
         w, l, h = self.size
+        if self.scan and self.kind != "hallway" and rng.random() < 0.4:
+            self.add_corner()
         # columns first (they take wall space), then the wall openings
         for _ in range(int(rng.integers(1, 3))):
             self.add_column()
@@ -302,8 +328,52 @@ class _Room:
                     self.add_clutter_on(t)
         for _ in range(int(rng.integers(3, 9))):
             self.add_clutter_floor()
+        if self.scan:
+            for _ in range(int(rng.integers(2, 7))):
+                self.add_clutter_hung()
         self.ensure(["clutter"])
         return self.instances
+
+    def add_corner(self) -> None:
+        """An L-shaped room: a block of wall cuts one corner off the floor plan (only its two faces that
+        look into the room exist; the floor and ceiling under and over it stay, hidden from every scan)."""
+        rng = self.rng
+        w, l, h = self.size
+        a, b = rng.uniform(0.25, 0.45) * w, rng.uniform(0.25, 0.45) * l
+        corner = int(rng.integers(4))
+        x0, x1 = (0.0, a) if corner in (0, 3) else (w - a, w)
+        y0, y1 = (0.0, b) if corner in (0, 1) else (l - b, l)
+        xface = (0, 1) if x0 == 0.0 else (0, 0)
+        yface = (1, 1) if y0 == 0.0 else (1, 0)
+        self.add("wall", [_box((x0, y0, 0), (x1, y1, h), faces=[xface, yface])])
+        self.footprints.append((x0, y0, x1, y1))
+
+    def add_clutter_hung(self) -> None:
+        """Clutter that is not on the floor: signs, posters, extinguishers and boxes on the walls; lamps,
+        pipes and ducts hanging under the ceiling (S3DIS labels all of them clutter)."""
+        rng = self.rng
+        w, l, h = self.size
+        if rng.random() < 0.55:
+            wall = int(rng.integers(4))
+            width = rng.uniform(0.15, 0.8)
+            span = self.reserve_wall(wall, width, margin=0.2)
+            if span is None:
+                return
+            z0 = rng.uniform(1.0, h - 0.6)
+            lo, hi = self.wall_rect(wall, span[0], span[1], z0, z0 + rng.uniform(0.15, 0.6), 0.0,
+                                    rng.uniform(0.01, 0.2))
+            self.add("clutter", [_box(lo, hi)])
+        else:
+            if rng.random() < 0.5:   # a lamp or a box
+                sx, sy = rng.uniform(0.3, 1.2), rng.uniform(0.2, 0.6)
+            else:                    # a pipe or duct along the room
+                sx, sy = (w * rng.uniform(0.4, 0.9), rng.uniform(0.05, 0.3))
+            if rng.random() < 0.5:
+                sx, sy = sy, sx
+            x0, y0 = rng.uniform(0, max(w - sx, 0.01)), rng.uniform(0, max(l - sy, 0.01))
+            drop = rng.uniform(0.02, 0.5)
+            lo = (x0, y0, h - drop - rng.uniform(0.04, 0.25))
+            self.add("clutter", [_box(lo, (x0 + sx, y0 + sy, h - drop))])
 
     def ensure(self, classes: list[str]) -> None:
         """Force one small instance of each class that did not fit yet (smaller and smaller)."""
@@ -366,6 +436,26 @@ class _Room:
                 width *= 0.85
                 continue
             u0, u1 = span
+            if self.scan and cls != "board":
+                # doors and windows sit in the wall plane: the leaf or glass a few cm behind it, a frame a
+                # little proud of it (boards hang on the wall)
+                back = rng.uniform(0.02, 0.08)
+                lo, hi = self.wall_rect(wall, u0, u1, z0, z1, -back - 0.03, -back)
+                parts = [_box(lo, hi, [f for f in _FACES if not (f[0] == 2 and f[1] == 0 and z0 == 0)])]
+                fw, proud = rng.uniform(0.04, 0.09), rng.uniform(0.0, 0.025)
+                for a0, a1, b0, b1 in ((u0 - fw, u0, z0, z1), (u1, u1 + fw, z0, z1), (u0 - fw, u1 + fw, z1, z1 + fw)):
+                    flo, fhi = self.wall_rect(wall, a0, a1, b0, b1, -back, proud)
+                    parts.append(_box(flo, fhi))
+                if cls == "window":
+                    flo, fhi = self.wall_rect(wall, u0 - fw, u1 + fw, z0 - fw, z0, -back, proud + 0.1)
+                    parts.append(_box(flo, fhi))   # sill
+                self.add(cls, parts)
+                hole_lo, hole_hi = self.wall_rect(wall, u0 - fw, u1 + fw, z0, z1 + fw, -0.01, 0.01)
+                self.wall_holes[wall].append((hole_lo, hole_hi))
+                if cls == "door":
+                    flo, fhi = self.wall_rect(wall, u0, u1, 0, 0, 0, 1.0)
+                    self.footprints.append((flo[0], flo[1], fhi[0], fhi[1]))
+                return
             off = rng.uniform(0.01, 0.03)
             thick = 0.04 if cls == "door" else 0.02
             lo, hi = self.wall_rect(wall, u0, u1, z0, z1, off, off + thick)
@@ -552,16 +642,23 @@ class _Room:
 
 
 # ---------------------------------------------------------------------------------------------- rooms
-def _room_points(rng: np.random.Generator, kind: str, points: int
+def _room_points(rng: np.random.Generator, kind: str, points: int, style: str = "surface"
                  ) -> tuple[list[tuple[str, np.ndarray]], np.ndarray]:
-    """Build one room and sample it. Returns [(class, (n, 6) float64 x y z r g b)] per instance (room
+    """Build one room and sample it (``style`` "surface": uniform surface sampling; "scan": ray cast from
+    several scanner positions, pcseg.data.scanner). Returns [(class, (n, 6) float64 x y z r g b)] per instance (room
     coordinates) and the room size.
 
     Shapes:
         each array (n_i, 6): xyz in metres, rgb 0-255 integers stored as floats.
     """
-    room = _Room(rng, kind)
+    room = _Room(rng, kind, scan=(style == "scan"))
     instances = room.build()
+    if style == "scan":
+        from pcseg.data.scanner import scan_room
+
+        total = points * float(np.clip(room.size[0] * room.size[1] / 30.0, 0.5, 1.5))
+        scanned = scan_room(instances, room.size, room.footprints, int(total), rng)
+        return [(inst.cls, rows) for inst, rows in zip(instances, scanned) if len(rows)], room.size
     areas = np.array([sum(p.area() for p in inst.parts) for inst in instances])
     # bigger rooms get more points: about `points` for a 30 m^2 floor, 0.5x..1.5x of it
     total = points * float(np.clip(room.size[0] * room.size[1] / 30.0, 0.5, 1.5))
@@ -634,7 +731,7 @@ def _write_room(room_dir: Path, instances: list[tuple[str, np.ndarray]]) -> int:
 
 
 def synth_s3dis(out: str | os.PathLike, areas: Sequence[int] = DEFAULT_AREAS, rooms_per_area: int = DEFAULT_ROOMS,
-                points_per_room: int = DEFAULT_POINTS, seed: int = 0) -> dict:
+                points_per_room: int = DEFAULT_POINTS, seed: int = 0, style: str = "surface") -> dict:
     """Write synthetic rooms under ``out/Stanford3dDataset_v1.2_Aligned_Version``.
 
     Returns {"root": str, "rooms": int, "points": int, "class_points": {class: int}}. Each room appears
@@ -649,6 +746,8 @@ def synth_s3dis(out: str | os.PathLike, areas: Sequence[int] = DEFAULT_AREAS, ro
         raise PcsegError("--rooms", f"must be at least 1, got {rooms_per_area}")
     if points_per_room < 1000:
         raise PcsegError("--points", f"must be at least 1000, got {points_per_room}")
+    if style not in STYLES:
+        raise PcsegError("--style", f"must be one of {', '.join(STYLES)}, got {style!r}")
     if not areas or any(a < 1 for a in areas):
         raise PcsegError("--areas", f"area numbers must be positive integers, got {list(areas)}")
     root = out / ALIGNED
@@ -657,7 +756,7 @@ def synth_s3dis(out: str | os.PathLike, areas: Sequence[int] = DEFAULT_AREAS, ro
     for area in sorted(set(int(a) for a in areas)):
         for k, (kind, name) in enumerate(room_names(rooms_per_area)):
             rng = np.random.default_rng([seed, area, k])
-            instances, size = _room_points(rng, kind, points_per_room)
+            instances, size = _room_points(rng, kind, points_per_room, style)
             # rooms sit at area coordinates: a row of rooms along x with a gap, floor near z = 0
             origin = np.array([2.0 + 9.0 * k, rng.uniform(0, 20.0), rng.uniform(-0.1, 0.1)])
             placed = []
@@ -676,7 +775,7 @@ def cli(args: argparse.Namespace) -> int:
     summary = synth_s3dis(args.out, areas=args.areas or DEFAULT_AREAS,
                           rooms_per_area=args.rooms if args.rooms is not None else DEFAULT_ROOMS,
                           points_per_room=args.points if args.points is not None else DEFAULT_POINTS,
-                          seed=args.seed)
+                          seed=args.seed, style=getattr(args, "style", None) or "surface")
     print(f"wrote {summary['rooms']} rooms, {summary['points']:,} points to {summary['root']}")
     return 0
 

@@ -134,4 +134,104 @@ class RandomFlipXY:
         return f"RandomFlipXY(p={self.p})"
 
 
-__all__ = ["Compose", "RandomRotateZ", "RandomScale", "RandomJitter", "RandomFlipXY"]
+class RandomTilt:
+    """Rotate about a random horizontal axis by up to ``max_degrees``: real scans are not levelled exactly,
+    synthetic ones are (coordinates and normals)."""
+
+    def __init__(self, max_degrees: float = 3.0) -> None:
+        if max_degrees < 0:
+            raise ValueError(f"max_degrees must be >= 0, got {max_degrees}")
+        self.max_degrees = float(max_degrees)
+
+    def __call__(self, sample: Sample, rng: np.random.Generator | Any | None = None) -> Sample:
+        rng = _rng(rng)
+        axis_angle = rng.uniform(0, 2 * np.pi)
+        axis = np.array([np.cos(axis_angle), np.sin(axis_angle), 0.0])
+        theta = np.radians(rng.uniform(-self.max_degrees, self.max_degrees))
+        k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
+        rot = (np.eye(3) + np.sin(theta) * k + (1 - np.cos(theta)) * k @ k).astype(np.float32)   # Rodrigues
+        out = dict(sample)
+        out["coord"] = (sample["coord"] @ rot.T).astype(np.float32)
+        if sample.get("normal") is not None:
+            out["normal"] = (sample["normal"] @ rot.T).astype(np.float32)
+        return out
+
+    def __repr__(self) -> str:
+        return f"RandomTilt(max_degrees={self.max_degrees})"
+
+
+class RandomColorJitter:
+    """Photometric change of the whole sample, as between two cameras or two exposures: brightness
+    (multiplied by 1 +- ``brightness``), contrast around the sample mean (1 +- ``contrast``), a per-channel
+    gain (white balance, 1 +- ``balance``) and per-point noise (sigma ``noise``); colours stay in [0, 1]."""
+
+    def __init__(self, brightness: float = 0.25, contrast: float = 0.25, balance: float = 0.1,
+                 noise: float = 0.03) -> None:
+        if min(brightness, contrast, balance, noise) < 0:
+            raise ValueError("jitter amounts must be >= 0")
+        self.brightness, self.contrast, self.balance, self.noise = (float(brightness), float(contrast),
+                                                                    float(balance), float(noise))
+
+    def __call__(self, sample: Sample, rng: np.random.Generator | Any | None = None) -> Sample:
+        if sample.get("color") is None:
+            return sample
+        rng = _rng(rng)
+        color = np.asarray(sample["color"], dtype=np.float32)
+        mean = color.mean(axis=0, keepdims=True)
+        color = (color - mean) * rng.uniform(1 - self.contrast, 1 + self.contrast) + mean
+        color = color * rng.uniform(1 - self.brightness, 1 + self.brightness)
+        color = color * rng.uniform(1 - self.balance, 1 + self.balance, size=(1, 3))
+        color = color + rng.normal(0, self.noise, size=color.shape)
+        out = dict(sample)
+        out["color"] = np.clip(color, 0, 1).astype(np.float32)
+        return out
+
+    def __repr__(self) -> str:
+        return (f"RandomColorJitter(brightness={self.brightness}, contrast={self.contrast}, "
+                f"balance={self.balance}, noise={self.noise})")
+
+
+class RandomColorDrop:
+    """With probability p replace the whole sample's colour by mid-grey 0.5: exactly what ``pcseg segment``
+    feeds a model trained with rgb when a cloud has no colour (pcseg.engine.inference.prepare_inputs), so a
+    model trained with this stays sensible on colourless clouds and cannot lean on colour alone."""
+
+    GREY = 0.5
+
+    def __init__(self, p: float = 0.2) -> None:
+        if not 0 <= p <= 1:
+            raise ValueError(f"p must be in [0, 1], got {p}")
+        self.p = float(p)
+
+    def __call__(self, sample: Sample, rng: np.random.Generator | Any | None = None) -> Sample:
+        if sample.get("color") is None:
+            return sample
+        rng = _rng(rng)
+        if rng.random() >= self.p:
+            return sample
+        out = dict(sample)
+        out["color"] = np.full_like(np.asarray(sample["color"], dtype=np.float32), self.GREY)
+        return out
+
+    def __repr__(self) -> str:
+        return f"RandomColorDrop(p={self.p})"
+
+
+# the words ``data.augment`` accepts in a config, each with the defaults above
+AUGMENTATIONS: dict[str, Callable[[], Callable[..., Sample]]] = {
+    "rotate_z": RandomRotateZ, "flip": RandomFlipXY, "scale": RandomScale, "jitter": RandomJitter,
+    "tilt": RandomTilt, "color_jitter": RandomColorJitter, "color_drop": RandomColorDrop,
+}
+
+
+def build_augmentation(names: Sequence[str]) -> Compose | None:
+    """The Compose of the named augmentations in config order (None for an empty list); an unknown name
+    raises ValueError listing the valid ones."""
+    unknown = [n for n in names if n not in AUGMENTATIONS]
+    if unknown:
+        raise ValueError(f"unknown augmentation {unknown[0]!r}; valid: {', '.join(AUGMENTATIONS)}")
+    return Compose([AUGMENTATIONS[n]() for n in names]) if names else None
+
+
+__all__ = ["Compose", "RandomRotateZ", "RandomScale", "RandomJitter", "RandomFlipXY", "RandomTilt",
+           "RandomColorJitter", "RandomColorDrop", "AUGMENTATIONS", "build_augmentation"]

@@ -120,10 +120,16 @@ def build_train_dataset(cfg: Config, seed: int):
     if not refs:
         raise PcsegError(cfg.data.root, f"no prepared rooms in training areas {areas}")
     clouds = [cache.load(ref) for ref in refs]
+    from pcseg.data.transforms import build_augmentation
+
+    try:
+        transform = build_augmentation(cfg.data.augment)
+    except ValueError as exc:
+        raise PcsegError("data.augment", str(exc)) from None
     try:
         ds = BlockDataset(clouds, block_size=cfg.data.block_size, stride=cfg.data.block_stride,
                           num_points=cfg.data.num_points, min_points=cfg.data.min_block_points,
-                          features=tuple(cfg.data.features), seed=seed)
+                          features=tuple(cfg.data.features), transform=transform, seed=seed)
     except ValueError as exc:
         raise PcsegError(cfg.data.root, str(exc)) from None
     ds.class_counts = label_counts(clouds, class_set(cfg).num_classes)

@@ -210,3 +210,55 @@ def test_single_transforms():
     torch = pytest.importorskip("torch")
     g1, g2 = torch.Generator().manual_seed(7), torch.Generator().manual_seed(7)
     np.testing.assert_array_equal(RandomRotateZ()(sample, g1)["coord"], RandomRotateZ()(sample, g2)["coord"])
+
+
+# --- augmentations against synthetic shortcuts (pcseg.data.transforms) --------------------------------
+
+def _sample(n: int = 200, seed: int = 0) -> dict:
+    rng = np.random.default_rng(seed)
+    return {"coord": rng.random((n, 3), dtype=np.float32), "color": rng.random((n, 3), dtype=np.float32),
+            "normal": np.tile(np.array([[0, 0, 1]], np.float32), (n, 1)), "label": rng.integers(0, 13, n)}
+
+
+def test_tilt_is_a_small_rotation_of_coordinates_and_normals():
+    from pcseg.data.transforms import RandomTilt
+
+    s = _sample()
+    out = RandomTilt(5.0)(s, np.random.default_rng(0))
+    # lengths are kept, the up normal leans by at most 5 degrees, labels untouched
+    assert np.allclose(np.linalg.norm(out["coord"], axis=1), np.linalg.norm(s["coord"], axis=1), atol=1e-5)
+    lean = np.degrees(np.arccos(np.clip(out["normal"][:, 2], -1, 1)))
+    assert 0 < lean.max() <= 5.0 + 1e-4 and np.array_equal(out["label"], s["label"])
+    assert repr(RandomTilt(5.0)) == "RandomTilt(max_degrees=5.0)"
+
+
+def test_color_jitter_changes_colour_within_range_and_is_pinned_by_the_generator():
+    from pcseg.data.transforms import RandomColorJitter
+
+    s = _sample()
+    a = RandomColorJitter()(s, np.random.default_rng(3))
+    b = RandomColorJitter()(s, np.random.default_rng(3))
+    assert np.array_equal(a["color"], b["color"]) and not np.allclose(a["color"], s["color"])
+    assert a["color"].min() >= 0 and a["color"].max() <= 1 and np.array_equal(a["coord"], s["coord"])
+
+
+def test_color_drop_gives_exactly_what_segment_feeds_a_colourless_cloud():
+    from pcseg.data.transforms import RandomColorDrop
+    from pcseg.engine.inference import prepare_inputs
+    from pcseg.io.cloud import Cloud
+
+    s = _sample()
+    assert RandomColorDrop(0.0)(s, np.random.default_rng(0)) is s
+    dropped = RandomColorDrop(1.0)(s, np.random.default_rng(0))["color"]
+    substitute = prepare_inputs(Cloud(s["coord"]), ["xyz", "rgb"]).color
+    assert np.array_equal(dropped, substitute[: len(dropped)])
+
+
+def test_build_augmentation_from_config_words():
+    from pcseg.data.transforms import build_augmentation
+
+    assert build_augmentation([]) is None
+    aug = build_augmentation(["tilt", "color_drop"])
+    assert repr(aug) == "Compose([RandomTilt(max_degrees=3.0), RandomColorDrop(p=0.2)])"
+    with pytest.raises(ValueError, match="unknown augmentation 'blur'; valid: rotate_z"):
+        build_augmentation(["blur"])
