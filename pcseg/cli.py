@@ -22,6 +22,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--rooms", type=int, default=None, help="rooms per area (default: 3)")
     s.add_argument("--points", type=int, default=None, help="approximate points per room")
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--style", choices=("surface", "scan"), default="surface",
+                   help="surface: uniform surface sampling (fast, the demo's); scan: ray cast from several "
+                        "scanner positions per room with occlusion, lighting and camera colour")
     s.set_defaults(handler="pcseg.data.synth_s3dis:cli")
     s = synth_sub.add_parser("lidar", help="ray-cast street scans in SemanticKITTI layout")
     s.add_argument("out")
@@ -63,6 +66,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--batch-size", type=int, default=None, metavar="B",
                    help="3D models: blocks per forward pass (default: the checkpoint's train.batch_size); "
                         "smaller needs less memory, same labels")
+    s.add_argument("--sensor-origin", type=float, nargs=3, default=None, metavar=("X", "Y", "Z"),
+                   help="range models: where the sensor was, for scans stored in a world frame")
     s.set_defaults(handler="pcseg.engine.predict:cli")
 
     s = sub.add_parser("models", help="the bundled models and their scores on real samples")

@@ -18,9 +18,11 @@ moving cars and trucks, pedestrians and bicyclists, labelled with these raw Sema
 71 trunk, 72 terrain, 80 pole, 81 traffic-sign. Things (cars, trucks, people) carry an instance id.
 
 Sensor model (a simple one, documented rather than calibrated):
-- 64 beams evenly spaced from +2.0 to -24.8 deg elevation (HDL-64E vertical field of view, Velodyne
-  HDL-64E S2 datasheet), 2048 azimuth steps over 360 deg, mounted 1.73 m above the road (KITTI's Velodyne
-  height, Geiger et al., IJRR 2013, Fig. 3), returns up to 120 m (datasheet range).
+- 64 beams at the HDL-64E's own elevations, which are not evenly spaced: an upper block of 32 lasers from
+  +2.0 to -8.33 deg in 1/3 deg steps and a lower block of 32 from -8.83 to -24.33 deg in 1/2 deg steps
+  (Velodyne HDL-64E S2 user's manual: upper and lower laser blocks, vertical angular resolution ~0.4 deg on
+  average), 2048 azimuth steps over 360 deg, mounted 1.73 m above the road (KITTI's
+  Velodyne height, Geiger et al., IJRR 2013, Fig. 3), returns up to 120 m (datasheet range).
 - range noise: Gaussian, sigma 2 cm (datasheet accuracy < 2 cm).
 - remission = reflectivity(material, per-instance jitter) * (0.4 + 0.6 cos(incidence)) * exp(-range / 250)
   + N(0, 0.02), clipped to [0, 1]; traffic-sign plates are retro-reflective (0.85).
@@ -200,6 +202,19 @@ def _tree(street: Street, rng: np.random.Generator, x: float, y: float, z0: floa
                "vegetation", rng)
 
 
+def _hedge(street: Street, rng: np.random.Generator, x0: float, x1: float, y: float) -> None:
+    """A hedge from x0 to x1 along y: overlapping blobs of foliage 0.8-2.5 m high. Suburban streets of the
+    KITTI drives (Karlsruhe) are lined with hedges and garden shrubs; vegetation is among the most
+    frequent SemanticKITTI classes (Behley et al., ICCV 2019, Fig. 3)."""
+    height = rng.uniform(0.8, 2.5)
+    x = x0
+    while x < x1:
+        r = rng.uniform(0.5, 0.9)
+        street.add(blob((x + r, y + rng.normal(0, 0.1), height / 2), (r * 1.2, rng.uniform(0.4, 0.8), height / 2),
+                        rng, 0.15), "vegetation", rng)
+        x += r * 1.6
+
+
 def build_street(rng: np.random.Generator, x_min: float, x_max: float, sensor_x: tuple[float, float]) -> Street:
     """A random street along +x between x_min and x_max; the sensor drives along sensor_x in the right lane."""
     st = Street()
@@ -263,13 +278,17 @@ def build_street(rng: np.random.Generator, x_min: float, x_max: float, sensor_x:
                 setback = rng.uniform(0.5, 6)
                 st.add(box((x + blen / 2, side * (outer + setback + depth / 2), height / 2), (blen, depth, height)),
                        "building", rng)
+                if setback > 1.5 and rng.random() < 0.6:       # front-garden hedge or shrubs
+                    _hedge(st, rng, x, x + blen, side * (outer + setback * rng.uniform(0.3, 0.6)))
                 x += blen + rng.uniform(0, 3)
             else:
                 gap = rng.uniform(6, 20)
                 if rng.random() < 0.6:
                     fh = rng.uniform(0.9, 1.8)
                     st.add(box((x + gap / 2, side * (outer + 0.6), fh / 2), (gap, 0.06, fh)), "fence", rng)
-                for _ in range(int(rng.integers(1, 4))):
+                if rng.random() < 0.5:                           # a hedge along the property line
+                    _hedge(st, rng, x, x + gap, side * (outer + rng.uniform(0.8, 1.6)))
+                for _ in range(int(rng.integers(2, 6))):
                     bx, by = x + rng.uniform(0, gap), side * (outer + rng.uniform(1.5, 8))
                     if rng.random() < 0.5:
                         _tree(st, rng, bx, by, 0.05)
@@ -299,13 +318,26 @@ def build_street(rng: np.random.Generator, x_min: float, x_max: float, sensor_x:
 
 # ----------------------------------------------------------------------------------------------- scanning
 
+def beam_elevations(rows: int = ROWS) -> np.ndarray:
+    """Beam elevations in degrees, highest first: the HDL-64E's two blocks (module docstring) for 64 rows,
+    evenly spaced over FOV_UP..FOV_DOWN for any other count.
+
+    Shapes: -> (rows,) float64
+    """
+    if rows != 64:
+        return np.linspace(FOV_UP, FOV_DOWN, rows)
+    upper = FOV_UP - np.arange(32) / 3.0          # +2.0 .. -8.33, 1/3 deg apart
+    lower = -8.83 - np.arange(32) * 0.5           # -8.83 .. -24.33, 1/2 deg apart
+    return np.concatenate([upper, lower])
+
+
 def beam_directions(rows: int = ROWS, cols: int = COLS) -> np.ndarray:
     """Unit ray directions of the beam pattern, row 0 the highest beam, column 0 looking backwards (-x) and
     azimuth turning clockwise seen from above (the order of RangeNet++'s projection).
 
     Shapes: -> (rows * cols, 3) float32
     """
-    elev = np.radians(np.linspace(FOV_UP, FOV_DOWN, rows))
+    elev = np.radians(beam_elevations(rows))
     az = np.pi - (np.arange(cols) + 0.5) / cols * 2 * np.pi
     ce, se = np.cos(elev)[:, None], np.sin(elev)[:, None]
     d = np.stack([ce * np.cos(az)[None], ce * np.sin(az)[None], np.broadcast_to(se, (rows, cols))], -1)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 import numpy as np
 
@@ -147,8 +147,36 @@ def load_for_inference(checkpoint: str | Path, batch_size: int | None = None,
     return model, cfg, classes, dev
 
 
+def check_scan_inputs(cloud: Cloud, cfg: Config, where: str, sensor_origin: Sequence[float] | None = None) -> Cloud:
+    """Range-image models: name each input channel the cloud lacks and what stands in for it (one line
+    each), and place the sensor: ``sensor_origin`` (a scan stored in a world frame) goes into
+    ``cloud.meta["sensor_origin"]``; without it a single-view scan that does not look sensor-centred gets a
+    one-line warning with the origin estimated from the data (pcseg.range.origin)."""
+    from pcseg.range.spec import range_spec
+
+    spec = range_spec(cfg, need_stats=False)
+    missing = [c for c in spec.channels if (c == "remission" and cloud.intensity is None)
+               or (c in ("r", "g", "b") and cloud.color is None)]
+    if missing:
+        print(f"pcseg: warning: {where}: no {'/'.join(dict.fromkeys('rgb' if m in 'rgb' else m for m in missing))}"
+              f" channel; the model gets the training mean in its place", file=sys.stderr)
+    if spec.viewpoints != 0:
+        return cloud
+    if sensor_origin is not None:
+        cloud.meta["sensor_origin"] = [float(v) for v in sensor_origin]
+        return cloud
+    from pcseg.range.origin import estimate_sensor_origin, looks_sensor_centred
+
+    if not looks_sensor_centred(np.asarray(cloud.coord)):
+        x, y, z = estimate_sensor_origin(np.asarray(cloud.coord))
+        print(f"pcseg: warning: {where}: the scan does not look sensor-centred (the sensor seems to be at "
+              f"{x:.2f} {y:.2f} {z:.2f}); a world-frame scan needs --sensor-origin X Y Z", file=sys.stderr)
+    return cloud
+
+
 def segment(inputs: list[str | Path], checkpoint: str | Path, out: str | Path, show_progress: bool = True,
-            tile_points: int = 2_000_000, batch_size: int | None = None) -> int:
+            tile_points: int = 2_000_000, batch_size: int | None = None,
+            sensor_origin: Sequence[float] | None = None) -> int:
     """Label every input; returns the number of inputs that failed. 3D-model inputs in ``.npy`` / ``.bin`` /
     binary ``.ply`` with more than ``tile_points`` points are read in chunks and scored tile by tile (module
     docstring). ``batch_size`` (blocks per forward pass of a 3D model) defaults to the checkpoint's train.batch_size;
@@ -160,6 +188,8 @@ def segment(inputs: list[str | Path], checkpoint: str | Path, out: str | Path, s
     from pcseg.metrics import ConfusionMatrix
 
     model, cfg, classes, device = load_for_inference(checkpoint, batch_size)
+    if sensor_origin is not None and family(cfg) != "2d":
+        raise PcsegError("--sensor-origin", f"applies to range-image models; {cfg.model.name!r} is a 3D model")
     out = Path(out)
     failed = 0
     stems: set[str] = set()
@@ -185,6 +215,8 @@ def segment(inputs: list[str | Path], checkpoint: str | Path, out: str | Path, s
             cloud = read_input(path)
             if len(cloud) == 0:
                 raise PcsegError(path, "no points")
+            if family(cfg) == "2d":
+                cloud = check_scan_inputs(cloud, cfg, str(path), sensor_origin)
             pred = predict_cloud(model, cloud, cfg, device).argmax(dim=1).numpy().astype(np.int64)
             write_outputs(out, stem, cloud, pred, classes)
             note = ""
@@ -211,7 +243,7 @@ def cli(args: argparse.Namespace) -> int:
 
         checkpoint = bundled_checkpoint(args.model)
     failed = segment(args.inputs, checkpoint, args.out, tile_points=args.tile_points,
-                     batch_size=args.batch_size)
+                     batch_size=args.batch_size, sensor_origin=args.sensor_origin)
     if failed:
         print(f"pcseg: {failed} of {len(args.inputs)} inputs failed", file=sys.stderr)
         return 2

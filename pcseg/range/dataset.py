@@ -94,11 +94,12 @@ class RangeDataset(torch.utils.data.Dataset):
     """
 
     def __init__(self, sources: Sequence[Loader], spec: RangeSpec, num_classes: int, augment: bool = False,
-                 seed: int = 0):
+                 seed: int = 0, scan_augment: Callable[[Cloud, np.random.Generator], Cloud] | None = None):
         self.sources = list(sources)
         self.spec = spec
         self.num_classes = int(num_classes)
         self.augment = bool(augment)
+        self.scan_augment = scan_augment
         self.seed = int(seed)
         self.epoch = 0
         self.views = max(1, spec.viewpoints)
@@ -114,7 +115,7 @@ class RangeDataset(torch.utils.data.Dataset):
     def __repr__(self) -> str:
         s = self.spec
         return (f"RangeDataset({len(self.sources)} clouds x {self.views} view(s), {s.height}x{s.width}, "
-                f"channels {','.join(s.channels)}, augment={self.augment})")
+                f"channels {','.join(s.channels)}, augment={self.augment}, scan_augment={self.scan_augment!r})")
 
     def _view(self, index: int, augment: bool) -> tuple[Cloud, Projection, torch.Tensor]:
         if not 0 <= index < len(self):
@@ -122,6 +123,8 @@ class RangeDataset(torch.utils.data.Dataset):
         cloud = self.sources[index // self.views]()
         view = index % self.views
         rng = np.random.default_rng([self.seed, self.epoch, index]) if augment else None
+        if rng is not None and self.scan_augment is not None:
+            cloud = self.scan_augment(cloud, rng)
         origin = None
         if self.spec.viewpoints > 0:
             source = index // self.views
@@ -271,7 +274,14 @@ def build_range_datasets(cfg: Config, seed: int) -> tuple[RangeDataset, list[tup
         raise PcsegError("model.args.in_channels", f"is {in_channels}, but the range image has "
                                                    f"{spec.num_channels} channels ({', '.join(spec.channels)})")
     train, val = (_kitti_sources if cfg.data.dataset == "semantickitti" else _s3dis_sources)(cfg, True)
-    dataset = RangeDataset(train, spec, classes.num_classes, augment=cfg.range.augment, seed=seed)
+    from pcseg.range.augment import build_scan_augmentation
+
+    try:
+        scan_augment = build_scan_augmentation(cfg.range.scan_augment)
+    except ValueError as exc:
+        raise PcsegError("range.scan_augment", str(exc)) from None
+    dataset = RangeDataset(train, spec, classes.num_classes, augment=cfg.range.augment, seed=seed,
+                           scan_augment=scan_augment)
     if spec.mean is None:
         mean, std = dataset.channel_stats()
         cfg.range.mean, cfg.range.std = mean, std

@@ -108,8 +108,10 @@ def predict_scan(model: torch.nn.Module, cloud: Cloud, cfg: Config, device: torc
         knn = {"k": int(cfg.range.knn_k), "window": int(cfg.range.knn_window), "sigma": float(cfg.range.knn_sigma),
                "cutoff": float(cfg.range.knn_cutoff)}
     amp = bool(cfg.train.amp)
-    origins = [None] if spec.viewpoints == 0 else list(room_viewpoints(cloud.coord, spec.viewpoints,
-                                                                        spec.viewpoint_height))
+    # one view from the sensor (cloud.meta["sensor_origin"] for scans stored in another frame, else the
+    # frame's origin), or the room's virtual viewpoints
+    origins = ([cloud.meta.get("sensor_origin")] if spec.viewpoints == 0
+               else list(room_viewpoints(cloud.coord, spec.viewpoints, spec.viewpoint_height)))
     total: torch.Tensor | None = None
     seen_count = torch.zeros(n, dtype=torch.int32)
     for origin in origins:

@@ -80,3 +80,15 @@ def test_cli(tmp_path, capsys):
     assert cli(args) == 0
     assert (tmp_path / "o/sequences/03/velodyne/000000.bin").is_file()
     assert "wrote 1 scans" in capsys.readouterr().out
+
+
+def test_beam_elevations_are_the_hdl64e_blocks():
+    from pcseg.data.synth_lidar import beam_directions, beam_elevations
+
+    e = beam_elevations(64)
+    assert e[0] == pytest.approx(2.0) and e[31] == pytest.approx(2.0 - 31 / 3)
+    assert e[32] == pytest.approx(-8.83) and e[-1] == pytest.approx(-24.33)
+    steps = -np.diff(e)
+    assert np.allclose(steps[:31], 1 / 3) and np.allclose(steps[32:], 0.5)      # not evenly spaced
+    d = beam_directions(64, 8).reshape(64, 8, 3)
+    assert np.allclose(np.degrees(np.arcsin(d[:, 0, 2])), e, atol=1e-4)

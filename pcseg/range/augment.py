@@ -1,0 +1,195 @@
+"""Augmentations of whole LiDAR scans (clouds in the sensor frame) for range-image training: what a
+synthetic scan gives away and a real one does not.
+
+Each is a small callable ``(cloud, rng) -> cloud`` with a readable repr; ``build_scan_augmentation(names)``
+chains the ones a config names (``range.scan_augment``). They run before the projection, so the image,
+labels and kNN back-projection all see the same changed scan.
+
+- ``remission_drop``: the whole scan loses its remission (as the real labelled scans users have, which are
+  xyz only), so the model learns to work from geometry alone and ``segment`` can feed such scans exactly
+  what training showed: the channel mean (0 after normalisation, pcseg.range.projection.make_image).
+- ``remission_jitter``: remission scaled and shifted per scan (other sensors, other calibrations).
+- ``point_drop``: a random share of returns lost (rain, dark surfaces, other sensors' density).
+- ``beam_drop``: whole beams (rows of equal elevation) lost, as with a sparser sensor or dead lasers.
+- ``height``: the sensor mounted higher or lower (another vehicle): the scan moves along z.
+- ``tilt``: the sensor not level (pitch and roll of the car, a sloped road).
+- ``scale``: the world a little larger or smaller.
+
+Shapes: cloud.coord (N, 3) -> (M, 3), M <= N; intensity and label follow the kept points.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from pcseg.io.cloud import Cloud
+
+
+def _subset(cloud: Cloud, keep: np.ndarray, coord: np.ndarray | None = None) -> Cloud:
+    def take(a: Any) -> Any:
+        return None if a is None else np.asarray(a)[keep]
+
+    return Cloud(np.asarray(cloud.coord if coord is None else coord, dtype=np.float32)[keep],
+                 color=take(cloud.color), intensity=take(cloud.intensity), normal=take(cloud.normal),
+                 label=take(cloud.label), meta=cloud.meta)
+
+
+def _with(cloud: Cloud, coord: np.ndarray | None = None, intensity: Any = "keep") -> Cloud:
+    return Cloud(np.asarray(cloud.coord if coord is None else coord, dtype=np.float32), color=cloud.color,
+                 intensity=cloud.intensity if isinstance(intensity, str) else intensity, normal=cloud.normal,
+                 label=cloud.label, meta=cloud.meta)
+
+
+class RemissionDrop:
+    """With probability p the scan has no remission channel at all."""
+
+    def __init__(self, p: float = 0.4) -> None:
+        self.p = float(p)
+
+    def __call__(self, cloud: Cloud, rng: np.random.Generator) -> Cloud:
+        if cloud.intensity is None or rng.random() >= self.p:
+            return cloud
+        return _with(cloud, intensity=None)
+
+    def __repr__(self) -> str:
+        return f"RemissionDrop(p={self.p})"
+
+
+class RemissionJitter:
+    """Remission * U(1 - scale, 1 + scale) + U(-shift, shift), per-point noise sigma ``noise``, in [0, 1]."""
+
+    def __init__(self, scale: float = 0.3, shift: float = 0.05, noise: float = 0.03) -> None:
+        self.scale, self.shift, self.noise = float(scale), float(shift), float(noise)
+
+    def __call__(self, cloud: Cloud, rng: np.random.Generator) -> Cloud:
+        if cloud.intensity is None:
+            return cloud
+        r = np.asarray(cloud.intensity, dtype=np.float32)
+        r = r * rng.uniform(1 - self.scale, 1 + self.scale) + rng.uniform(-self.shift, self.shift)
+        r = r + rng.normal(0, self.noise, len(r))
+        return _with(cloud, intensity=np.clip(r, 0, 1).astype(np.float32))
+
+    def __repr__(self) -> str:
+        return f"RemissionJitter(scale={self.scale}, shift={self.shift}, noise={self.noise})"
+
+
+class PointDrop:
+    """Keep a random share U(1 - max_drop, 1) of the points."""
+
+    def __init__(self, max_drop: float = 0.3) -> None:
+        self.max_drop = float(max_drop)
+
+    def __call__(self, cloud: Cloud, rng: np.random.Generator) -> Cloud:
+        keep = rng.random(len(cloud)) >= rng.uniform(0, self.max_drop)
+        return _subset(cloud, keep)
+
+    def __repr__(self) -> str:
+        return f"PointDrop(max_drop={self.max_drop})"
+
+
+class BeamDrop:
+    """With probability p, drop every other beam (a 32-beam sensor) or a random share up to ``max_share`` of
+    the beams. Beams are told apart by elevation (0.4 deg bins, about the HDL-64E's spacing)."""
+
+    def __init__(self, p: float = 0.3, max_share: float = 0.3) -> None:
+        self.p, self.max_share = float(p), float(max_share)
+
+    def __call__(self, cloud: Cloud, rng: np.random.Generator) -> Cloud:
+        if rng.random() >= self.p:
+            return cloud
+        c = np.asarray(cloud.coord, dtype=np.float64)
+        elev = np.degrees(np.arctan2(c[:, 2], np.hypot(c[:, 0], c[:, 1]) + 1e-9))
+        beam = np.floor(elev / 0.4).astype(np.int64)
+        if rng.random() < 0.5:
+            keep = beam % 2 == int(rng.integers(2))
+        else:
+            beams = np.unique(beam)
+            lost = rng.choice(beams, size=int(len(beams) * rng.uniform(0, self.max_share)), replace=False)
+            keep = ~np.isin(beam, lost)
+        return _subset(cloud, keep)
+
+    def __repr__(self) -> str:
+        return f"BeamDrop(p={self.p}, max_share={self.max_share})"
+
+
+class SensorHeight:
+    """Move the scan by U(-max_shift, max_shift) metres along z (a sensor mounted higher or lower)."""
+
+    def __init__(self, max_shift: float = 0.25) -> None:
+        self.max_shift = float(max_shift)
+
+    def __call__(self, cloud: Cloud, rng: np.random.Generator) -> Cloud:
+        c = np.asarray(cloud.coord, dtype=np.float32).copy()
+        c[:, 2] += rng.uniform(-self.max_shift, self.max_shift)
+        return _with(cloud, coord=c)
+
+    def __repr__(self) -> str:
+        return f"SensorHeight(max_shift={self.max_shift})"
+
+
+class Tilt:
+    """Rotate about a random horizontal axis by up to ``max_degrees`` (pitch and roll of the car)."""
+
+    def __init__(self, max_degrees: float = 3.0) -> None:
+        self.max_degrees = float(max_degrees)
+
+    def __call__(self, cloud: Cloud, rng: np.random.Generator) -> Cloud:
+        a = rng.uniform(0, 2 * np.pi)
+        axis = np.array([np.cos(a), np.sin(a), 0.0])
+        theta = np.radians(rng.uniform(-self.max_degrees, self.max_degrees))
+        k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
+        rot = np.eye(3) + np.sin(theta) * k + (1 - np.cos(theta)) * k @ k   # Rodrigues
+        return _with(cloud, coord=(np.asarray(cloud.coord, dtype=np.float64) @ rot.T).astype(np.float32))
+
+    def __repr__(self) -> str:
+        return f"Tilt(max_degrees={self.max_degrees})"
+
+
+class Scale:
+    """Scale the scan by U(low, high) about the sensor."""
+
+    def __init__(self, low: float = 0.95, high: float = 1.05) -> None:
+        self.low, self.high = float(low), float(high)
+
+    def __call__(self, cloud: Cloud, rng: np.random.Generator) -> Cloud:
+        return _with(cloud, coord=(np.asarray(cloud.coord, dtype=np.float32) * rng.uniform(self.low, self.high)))
+
+    def __repr__(self) -> str:
+        return f"Scale(low={self.low}, high={self.high})"
+
+
+class ScanCompose:
+    """Apply scan augmentations in order."""
+
+    def __init__(self, transforms: Sequence[Callable[[Cloud, np.random.Generator], Cloud]]) -> None:
+        self.transforms = list(transforms)
+
+    def __call__(self, cloud: Cloud, rng: np.random.Generator) -> Cloud:
+        for t in self.transforms:
+            cloud = t(cloud, rng)
+        return cloud
+
+    def __repr__(self) -> str:
+        return "ScanCompose([" + ", ".join(repr(t) for t in self.transforms) + "])"
+
+
+# the words ``range.scan_augment`` accepts, each with the defaults above
+SCAN_AUGMENTATIONS: dict[str, Callable[[], Callable[[Cloud, np.random.Generator], Cloud]]] = {
+    "remission_drop": RemissionDrop, "remission_jitter": RemissionJitter, "point_drop": PointDrop,
+    "beam_drop": BeamDrop, "height": SensorHeight, "tilt": Tilt, "scale": Scale,
+}
+
+
+def build_scan_augmentation(names: Sequence[str]) -> ScanCompose | None:
+    """The chain of named scan augmentations (None for none); an unknown name raises ValueError listing the
+    valid ones."""
+    unknown = [n for n in names if n not in SCAN_AUGMENTATIONS]
+    if unknown:
+        raise ValueError(f"unknown scan augmentation {unknown[0]!r}; valid: {', '.join(SCAN_AUGMENTATIONS)}")
+    return ScanCompose([SCAN_AUGMENTATIONS[n]() for n in names]) if names else None
+
+
+__all__ = ["RemissionDrop", "RemissionJitter", "PointDrop", "BeamDrop", "SensorHeight", "Tilt", "Scale",
+           "ScanCompose", "SCAN_AUGMENTATIONS", "build_scan_augmentation"]

@@ -1,0 +1,72 @@
+"""Whole-scan augmentations for range-image training (pcseg/range/augment.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pcseg.io.cloud import Cloud
+from pcseg.range.augment import (BeamDrop, PointDrop, RemissionDrop, RemissionJitter, SensorHeight, Tilt,
+                                 build_scan_augmentation)
+
+
+def _scan(n: int = 5000, seed: int = 0) -> Cloud:
+    rng = np.random.default_rng(seed)
+    az = rng.uniform(-np.pi, np.pi, n)
+    elev = np.radians(rng.choice(np.linspace(2.0, -24.0, 64), n))
+    r = rng.uniform(3, 40, n)
+    coord = np.stack([r * np.cos(elev) * np.cos(az), r * np.cos(elev) * np.sin(az), r * np.sin(elev)], 1)
+    return Cloud(coord.astype(np.float32), intensity=rng.random(n, dtype=np.float32), label=rng.integers(0, 19, n))
+
+
+def test_remission_drop_removes_the_channel_only():
+    scan = _scan()
+    out = RemissionDrop(1.0)(scan, np.random.default_rng(0))
+    assert out.intensity is None and np.array_equal(out.coord, scan.coord)
+    assert RemissionDrop(0.0)(scan, np.random.default_rng(0)) is scan
+
+
+def test_remission_jitter_stays_in_range_and_keeps_order_roughly():
+    scan = _scan()
+    out = RemissionJitter()(scan, np.random.default_rng(1))
+    assert out.intensity.min() >= 0 and out.intensity.max() <= 1
+    assert np.corrcoef(out.intensity, scan.intensity)[0, 1] > 0.8
+    assert not np.allclose(out.intensity, scan.intensity)
+
+
+def test_point_and_beam_drop_keep_labels_aligned():
+    scan = _scan()
+    for aug in (PointDrop(0.5), BeamDrop(p=1.0)):
+        out = aug(scan, np.random.default_rng(2))
+        assert 0 < len(out) < len(scan)
+        # every kept point is an original point with its own label and remission
+        index = {tuple(p): i for i, p in enumerate(scan.coord)}
+        src = np.array([index[tuple(p)] for p in out.coord])
+        assert np.array_equal(out.label, scan.label[src]) and np.array_equal(out.intensity, scan.intensity[src])
+
+
+def test_beam_drop_removes_whole_beams():
+    scan = _scan()
+    out = BeamDrop(p=1.0, max_share=0.5)(scan, np.random.default_rng(3))
+    elev = lambda c: np.round(np.degrees(np.arctan2(c[:, 2], np.hypot(c[:, 0], c[:, 1]))), 3)
+    kept, before = set(elev(out.coord)), set(elev(scan.coord))
+    assert kept < before                                   # some beams are gone entirely
+    lost = before - kept
+    assert not (lost & kept)
+
+
+def test_geometric_scan_augmentations():
+    scan = _scan()
+    up = SensorHeight(0.3)(scan, np.random.default_rng(4))
+    dz = up.coord[:, 2] - scan.coord[:, 2]
+    assert np.allclose(dz, dz[0], atol=1e-5) and 0 < abs(dz[0]) <= 0.3
+    tilted = Tilt(3.0)(scan, np.random.default_rng(5))
+    assert np.allclose(np.linalg.norm(tilted.coord, axis=1), np.linalg.norm(scan.coord, axis=1), rtol=1e-5)
+
+
+def test_build_from_config_words():
+    assert build_scan_augmentation([]) is None
+    chain = build_scan_augmentation(["remission_drop", "height"])
+    assert repr(chain) == "ScanCompose([RemissionDrop(p=0.4), SensorHeight(max_shift=0.25)])"
+    with pytest.raises(ValueError, match="unknown scan augmentation 'fog'"):
+        build_scan_augmentation(["fog"])
