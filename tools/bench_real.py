@@ -52,7 +52,33 @@ def _s3dis_room(path: Path) -> Cloud:
     return read_s3dis_room(path)
 
 
+def _open3d_ml_scan(path: Path) -> Cloud:
+    """Open3D-ML's demo SemanticKITTI scan: points/<stem>.npy (N, 3) float32 xyz in a WORLD frame,
+    labels/<stem>.npy (N, 1) int32 learning ids (0 = unlabeled -> ignore, id -> class id - 1). The sensor
+    origin is not stored: it is estimated from the data (pcseg.range.origin), as a user would be told to."""
+    from pcseg.range.origin import estimate_sensor_origin
+
+    coord = np.load(path)
+    learning = np.load(path.parent.parent / "labels" / path.name).reshape(-1).astype(np.int64)
+    origin = estimate_sensor_origin(coord)
+    print(f"bench_real: {path.name}: sensor origin estimated at {origin.round(2).tolist()}", file=sys.stderr)
+    return Cloud(coord.astype(np.float32), label=learning - 1, meta={"sensor_origin": origin.tolist(),
+                                                                     "source": str(path)})
+
+
+def _kitti_pair(path: Path) -> Cloud:
+    from pcseg.io.files import read_cloud
+
+    return read_cloud(path)
+
+
 SAMPLES: list[Sample] = [
+    # a real SemanticKITTI scan, 85,962 points, xyz only, world frame; SOURCES.md
+    Sample("semantickitti/000700 (Open3D-ML)", "semantickitti", "semantickitti-open3d-ml/points/000700.npy",
+           _open3d_ml_scan),
+    # 50 real points in the SemanticKITTI layout with raw labels (mmdetection3d's test data); SOURCES.md
+    Sample("semantickitti/00/000000 (mmdetection3d, 50 points)", "semantickitti",
+           "mmdetection3d/tests/data/semantickitti/sequences/00/velodyne/000000.bin", _kitti_pair),
     # a real S3DIS room, subsampled to 175,075 points (ceiling, floor, wall, door, clutter); SOURCES.md
     Sample("s3dis/Area_3/hallway_3", "s3dis",
            "s3dis-kpconv-fixtures/Stanford3dDataset_v1.2_Aligned_Version/Area_3/hallway_3", _s3dis_room),
