@@ -114,6 +114,12 @@ def main(argv: list[str] | None = None) -> int:
     except PcsegError as exc:
         print(f"pcseg: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        # an output path that exists as a file, a folder that cannot be created, no permission, a full disk:
+        # one line naming the path, never a traceback
+        where = exc.filename if exc.filename is not None else "output"
+        print(f"pcseg: error: {where}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("pcseg: interrupted", file=sys.stderr)
         return 130

@@ -179,7 +179,28 @@ def _fill(cls: type, data: Any, where: str, prefix: str) -> Any:
 
 
 def config_from_dict(data: dict, where: str = "config") -> Config:
-    return _fill(Config, data, where, "")
+    return check_values(_fill(Config, data, where, ""), where)
+
+
+# numbers that must be positive (> 0) or non-negative (>= 0); a config breaking one is refused before any
+# data is read, naming the key (train.epochs=0 would otherwise "train" nothing and exit 0)
+_POSITIVE = ("data.block_size", "data.block_stride", "data.eval_stride", "data.num_points", "optim.lr",
+             "optim.lr_decay_steps", "optim.lr_decay_rate", "train.epochs", "train.batch_size", "train.log_every",
+             "train.max_steps_per_epoch")
+_NON_NEGATIVE = ("data.min_block_points", "data.num_workers", "optim.weight_decay", "optim.min_lr",
+                 "train.val_every")
+
+
+def check_values(cfg: Config, where: str = "config") -> Config:
+    """Refuse non-positive counts, sizes and rates (PcsegError naming the key); returns ``cfg``."""
+    for keys, ok, word in ((_POSITIVE, lambda v: v > 0, "positive"), (_NON_NEGATIVE, lambda v: v >= 0,
+                                                                       "zero or more")):
+        for key in keys:
+            section, name = key.split(".")
+            value = getattr(getattr(cfg, section), name)
+            if value is not None and not ok(value):
+                raise PcsegError(where, f"{key} must be {word}, got {value}")
+    return cfg
 
 
 def config_to_dict(cfg: Config) -> dict:

@@ -31,3 +31,22 @@ def test_bad_config_names_file_and_key(tmp_path, text, needle):
 def test_bad_override():
     with pytest.raises(PcsegError, match="unknown key"):
         load_config(None, ["nosuchkey=1"])
+
+
+@pytest.mark.parametrize("override", ["train.epochs=0", "train.batch_size=-2", "optim.lr=0", "optim.lr=-0.1",
+                                      "train.max_steps_per_epoch=0", "data.num_points=0", "train.val_every=-1"])
+def test_non_positive_numbers_are_refused_naming_the_key(override):
+    key = override.split("=")[0]
+    with pytest.raises(PcsegError, match=f"{key} must be"):
+        load_config(None, [override])
+
+
+def test_train_with_zero_epochs_fails_before_reading_data(tmp_path, capsys):
+    from pcseg.cli import main
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("data:\n  root: /nonexistent/cache\n")
+    assert main(["train", str(cfg), "train.epochs=0", f"train.out={tmp_path / 'run'}"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("train.epochs must be positive, got 0") and "cache" not in err
+    assert not (tmp_path / "run").exists()

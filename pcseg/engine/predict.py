@@ -187,6 +187,8 @@ def segment(inputs: list[str | Path], checkpoint: str | Path, out: str | Path, s
     from pcseg.engine.inference import predict_cloud
     from pcseg.metrics import ConfusionMatrix
 
+    if Path(out).exists() and not Path(out).is_dir():
+        raise PcsegError(out, "exists and is not a folder (--out names the folder the outputs go into)")
     model, cfg, classes, device = load_for_inference(checkpoint, batch_size)
     if sensor_origin is not None and family(cfg) != "2d":
         raise PcsegError("--sensor-origin", f"applies to range-image models; {cfg.model.name!r} is a 3D model")

@@ -75,3 +75,20 @@ def test_segment_batch_size_changes_memory_not_labels(trained, tmp_path, capsys)
     np.testing.assert_array_equal(np.load(tmp_path / "a" / "room.npy"), np.load(tmp_path / "b" / "room.npy"))
     assert main([*args, "--out", str(tmp_path / "c"), "--batch-size", "0"]) == 2
     assert "--batch-size must be >= 1" in capsys.readouterr().err
+
+
+def test_segment_into_a_file_or_an_uncreatable_folder_is_one_line(trained, tmp_path, capsys):
+    from pcseg.cli import main
+
+    cloud = tmp_path / "c.npy"
+    np.save(cloud, np.random.default_rng(0).random((300, 6), dtype=np.float32))
+    blocker = tmp_path / "some_file"
+    blocker.write_text("x")
+    assert main(["segment", str(cloud), "--checkpoint", str(trained["a"]), "--out", str(blocker)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"pcseg: error: {blocker}: exists and is not a folder (--out names the folder the outputs "
+                   "go into)"]
+    assert main(["segment", str(cloud), "--checkpoint", str(trained["a"]), "--out", str(blocker / "sub")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("pcseg: error: ") and "Traceback" not in err[0]
+    assert blocker.read_text() == "x"
