@@ -68,7 +68,21 @@ def _parser() -> argparse.ArgumentParser:
                         "smaller needs less memory, same labels")
     s.add_argument("--sensor-origin", type=float, nargs=3, default=None, metavar=("X", "Y", "Z"),
                    help="range models: where the sensor was, for scans stored in a world frame")
+    s.add_argument("--runtime", choices=("torch", "onnx"), default="torch",
+                   help="run the network in PyTorch (default) or onnxruntime (with --onnx, pip install pcseg[onnx])")
+    s.add_argument("--onnx", default=None, metavar="FILE", help="the model's export (pcseg export), for --runtime onnx")
     s.set_defaults(handler="pcseg.engine.predict:cli")
+
+    s = sub.add_parser("export", help="the network as ONNX for deployment, checked against PyTorch")
+    which = s.add_mutually_exclusive_group(required=True)
+    which.add_argument("--checkpoint", help="a checkpoint written by pcseg train")
+    which.add_argument("--model", metavar="NAME", help="a bundled model (see pcseg models)")
+    s.add_argument("--out", required=True, help="the .onnx file to write")
+    s.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
+    s.add_argument("--points", type=int, default=None,
+                   help="3D models: points per block of the example input (default the config's num_points); "
+                        "the file accepts any number")
+    s.set_defaults(handler="pcseg.engine.export:cli")
 
     s = sub.add_parser("models", help="the bundled models and their scores on real samples")
     s.add_argument("--json", action="store_true", help="machine-readable listing")

@@ -127,13 +127,16 @@ def _segment_stream(model: torch.nn.Module, stream: CloudStream, cfg: Config, de
     return stream.n, f", against its own labels mIoU {100 * cm.miou:.1f} OA {100 * cm.oa:.1f}"
 
 
-def load_for_inference(checkpoint: str | Path, batch_size: int | None = None,
-                       device: str = "auto") -> tuple[torch.nn.Module, Config, ClassSet, torch.device]:
+def load_for_inference(checkpoint: str | Path, batch_size: int | None = None, device: str = "auto",
+                       onnx: str | Path | None = None) -> tuple[torch.nn.Module, Config, ClassSet, torch.device]:
     """Everything inference needs from one checkpoint: the model (eval mode, on ``device``), the run config
     it was trained with (``batch_size`` overrides train.batch_size, the blocks per forward pass) and its
-    class set."""
+    class set. With ``onnx`` (an export of the same model, pcseg export) the network runs in onnxruntime
+    on the CPU instead (pcseg.engine.onnx_runtime)."""
     from pcseg.config import config_from_dict
     from pcseg.engine.checkpoint import build_model_from_checkpoint, load_checkpoint
+    import torch
+
     from pcseg.engine.distributed import resolve_device
 
     ckpt = load_checkpoint(checkpoint)
@@ -142,6 +145,12 @@ def load_for_inference(checkpoint: str | Path, batch_size: int | None = None,
     if batch_size is not None:
         cfg.train.batch_size = batch_size
     classes = get_class_set(ckpt.get("class_set", cfg.data.dataset))
+    if onnx is not None:
+        from pcseg.engine.onnx_runtime import OnnxNetwork
+
+        net = OnnxNetwork(onnx)
+        net.check_matches(ckpt)
+        return net.eval(), cfg, classes, torch.device("cpu")
     dev = resolve_device(device)
     model = build_model_from_checkpoint(ckpt, checkpoint).to(dev).eval()
     return model, cfg, classes, dev
@@ -176,7 +185,7 @@ def check_scan_inputs(cloud: Cloud, cfg: Config, where: str, sensor_origin: Sequ
 
 def segment(inputs: list[str | Path], checkpoint: str | Path, out: str | Path, show_progress: bool = True,
             tile_points: int = 2_000_000, batch_size: int | None = None,
-            sensor_origin: Sequence[float] | None = None) -> int:
+            sensor_origin: Sequence[float] | None = None, onnx: str | Path | None = None) -> int:
     """Label every input; returns the number of inputs that failed. 3D-model inputs in ``.npy`` / ``.bin`` /
     binary ``.ply`` with more than ``tile_points`` points are read in chunks and scored tile by tile (module
     docstring). ``batch_size`` (blocks per forward pass of a 3D model) defaults to the checkpoint's train.batch_size;
@@ -189,7 +198,7 @@ def segment(inputs: list[str | Path], checkpoint: str | Path, out: str | Path, s
 
     if Path(out).exists() and not Path(out).is_dir():
         raise PcsegError(out, "exists and is not a folder (--out names the folder the outputs go into)")
-    model, cfg, classes, device = load_for_inference(checkpoint, batch_size)
+    model, cfg, classes, device = load_for_inference(checkpoint, batch_size, onnx=onnx)
     if sensor_origin is not None and family(cfg) != "2d":
         raise PcsegError("--sensor-origin", f"applies to range-image models; {cfg.model.name!r} is a 3D model")
     out = Path(out)
@@ -244,8 +253,10 @@ def cli(args: argparse.Namespace) -> int:
         from pcseg.pretrained import bundled_checkpoint
 
         checkpoint = bundled_checkpoint(args.model)
+    if (args.runtime == "onnx") != (args.onnx is not None):
+        raise PcsegError("--runtime", "--runtime onnx and --onnx FILE go together")
     failed = segment(args.inputs, checkpoint, args.out, tile_points=args.tile_points,
-                     batch_size=args.batch_size, sensor_origin=args.sensor_origin)
+                     batch_size=args.batch_size, sensor_origin=args.sensor_origin, onnx=args.onnx)
     if failed:
         print(f"pcseg: {failed} of {len(args.inputs)} inputs failed", file=sys.stderr)
         return 2
