@@ -96,6 +96,10 @@ def _parser() -> argparse.ArgumentParser:
         s.add_argument("--gt", default=None, help="ground-truth labels (.npy or .label)")
         s.add_argument("--classes", choices=("s3dis", "semantickitti"), default=None,
                        help="class set of the labels (default: semantickitti for .label/.bin, else s3dis)")
+        s.add_argument("--label-format", choices=("index", "learning", "raw"), default=None,
+                       help="what label values mean: index = pcseg class index (-1 ignore; default for .npy), "
+                            "learning = SemanticKITTI learning ids 0..19 with 0 unlabeled (Open3D-ML, "
+                            "mmdetection3d .npy), raw = raw SemanticKITTI ids (default for .label)")
         if name == "render":
             s.add_argument("--out", required=True)
             s.add_argument("--view", choices=("top", "oblique"), default="oblique")

@@ -693,31 +693,74 @@ def find_kitti_labels(scan: str | os.PathLike) -> Path | None:
     return None
 
 
-def read_labels(path: str | os.PathLike, class_set: ClassSet | None = None) -> np.ndarray:
-    """Per-point labels from a file: ``.label`` (raw SemanticKITTI ids -> SEMANTICKITTI classes) or ``.npy``
-    (class indices as pcseg saves them: integers, -1 = ignore; checked against ``class_set`` when given).
+LABEL_FORMATS = ("index", "learning", "raw")
+
+
+def _label_hint(labels: np.ndarray) -> str:
+    """Which class set / label format the values would fit, for an error message."""
+    from pcseg.classes import SEMANTICKITTI_LEARNING_MAP
+
+    lo, hi = int(labels.min()), int(labels.max())
+    fits = []
+    if lo >= -1 and hi <= 12:
+        fits.append("--classes s3dis")
+    if lo >= -1 and hi <= 18:
+        fits.append("--classes semantickitti")
+    if lo >= 0 and hi <= 19:
+        fits.append("--classes semantickitti --label-format learning (SemanticKITTI learning ids 0..19, "
+                    "0 = unlabeled, as Open3D-ML and mmdetection3d store them)")
+    if lo >= 0 and np.isin(np.unique(labels & 0xFFFF), list(SEMANTICKITTI_LEARNING_MAP)).all():
+        fits.append("--classes semantickitti --label-format raw (raw SemanticKITTI ids)")
+    return "; would fit: " + " or ".join(fits) if fits else ""
+
+
+def read_labels(path: str | os.PathLike, class_set: ClassSet | None = None,
+                label_format: str | None = None) -> np.ndarray:
+    """Per-point labels from a file, as pcseg class indices (-1 = ignore).
+
+    ``label_format``: ``index`` (pcseg class indices, -1 = ignore; checked against ``class_set`` when given),
+    ``learning`` (SemanticKITTI learning ids 0..19 with 0 = unlabeled, as Open3D-ML and mmdetection3d store
+    them in .npy; class = id - 1) or ``raw`` (raw SemanticKITTI ids, low 16 bits, mapped by the official
+    learning_map). Default: ``raw`` for ``.label`` files, ``index`` for ``.npy``. A value out of range names
+    the class set / format it would fit.
 
     Shapes: -> (N,) int64.
     """
     path = Path(path)
     ext = path.suffix.lower()
+    if label_format is not None and label_format not in LABEL_FORMATS:
+        raise PcsegError("--label-format", f"must be one of {', '.join(LABEL_FORMATS)}, got {label_format!r}")
+    fmt = label_format or ("raw" if ext == ".label" else "index")
+    if fmt in ("raw", "learning") and class_set is not None and class_set.name != SEMANTICKITTI.name:
+        raise PcsegError(path, f"{fmt} labels are SemanticKITTI ids, not {class_set.name} classes "
+                               "(pass --classes semantickitti)")
     if ext == ".label":
-        if class_set is not None and class_set.name != SEMANTICKITTI.name:
-            raise PcsegError(path, f".label files hold SemanticKITTI ids, not {class_set.name} classes")
+        if fmt != "raw":
+            raise PcsegError(path, ".label files hold raw SemanticKITTI ids (--label-format raw)")
         return kitti_raw_to_class(read_kitti_label(path))
     if ext != ".npy":
         raise PcsegError(path, "unknown label file type (expected .label or .npy)")
     arr = _load_npy(path)
     if arr.dtype.kind not in "iu" or arr.ndim not in (1, 2) \
             or (arr.ndim == 2 and arr.shape[1] != 1):
-        raise PcsegError(path, f"expected (N,) integer class indices, found {arr.dtype} {arr.shape}")
+        raise PcsegError(path, f"expected (N,) integer labels, found {arr.dtype} {arr.shape}")
     labels = arr.reshape(-1).astype(np.int64)
+    if fmt == "raw":
+        if labels.size and labels.min() < 0:
+            raise PcsegError(path, f"raw SemanticKITTI ids are non-negative, found {int(labels.min())}")
+        return kitti_raw_to_class(labels)
+    if fmt == "learning":
+        bad = (labels < 0) | (labels > 19)
+        if np.any(bad):
+            i = int(np.flatnonzero(bad)[0])
+            raise PcsegError(path, f"learning id {labels[i]} at point {i} is outside 0..19{_label_hint(labels)}")
+        return labels - 1          # 0 (unlabeled) -> -1 (ignore)
     top = class_set.num_classes if class_set is not None else None
     bad = (labels < -1) if top is None else ((labels < -1) | (labels >= top))
     if np.any(bad):
         i = int(np.flatnonzero(bad)[0])
-        allowed = "-1 or above" if top is None else f"-1..{top - 1}"
-        raise PcsegError(path, f"label {labels[i]} at point {i} is outside {allowed}")
+        allowed = "-1 or above" if top is None else f"-1..{top - 1} ({class_set.name} class indices)"
+        raise PcsegError(path, f"label {labels[i]} at point {i} is outside {allowed}{_label_hint(labels)}")
     return labels
 
 

@@ -113,7 +113,8 @@ def _load_npy(path: Path, mmap: bool = False) -> np.ndarray:
         raise PcsegError(path, f"not a readable .npy file ({exc})") from None
 
 
-def read_label_file(path: Path, class_set: ClassSet, shape: tuple[int, ...]) -> np.ndarray:
+def read_label_file(path: Path, class_set: ClassSet, shape: tuple[int, ...],
+                    label_format: str | None = None) -> np.ndarray:
     """Labels for ``shape`` points (or pixels), checked against the class set (PcsegError otherwise)."""
     from pcseg.vis.palette import check_labels
 
@@ -122,7 +123,7 @@ def read_label_file(path: Path, class_set: ClassSet, shape: tuple[int, ...]) -> 
     if len(shape) == 1:
         from pcseg.io.files import read_labels
 
-        labels = np.asarray(read_labels(path, class_set))
+        labels = np.asarray(read_labels(path, class_set, label_format))
     elif path.suffix.lower() == ".npy":
         labels = _load_npy(path)
     else:
@@ -159,8 +160,9 @@ def load_scene(args: argparse.Namespace) -> Scene:
         except ValueError as exc:
             raise PcsegError(source, f"{exc}; pass --classes to choose the class set") from None
     n = (len(cloud),)
-    pred = read_label_file(labels_path, class_set, n) if labels_path else None
-    gt = read_label_file(gt_path, class_set, n) if gt_path else None
+    fmt = getattr(args, "label_format", None)
+    pred = read_label_file(labels_path, class_set, n, fmt) if labels_path else None
+    gt = read_label_file(gt_path, class_set, n, fmt) if gt_path else None
     dropped = cloud.meta.get("dropped_nan")
     if dropped and (labels_path or gt_path):
         raise PcsegError(source, f"{dropped} points with NaN coordinates were dropped on reading, so per-point "

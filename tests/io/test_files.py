@@ -356,3 +356,39 @@ def test_write_ply_is_atomic(tmp_path: Path) -> None:
     with pytest.raises((ValueError, TypeError)):
         write_ply(target, broken)
     assert target.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["c.ply"]
+
+
+# --- label conventions users bring ---------------------------------------------------------------------
+
+def test_semantickitti_learning_ids_as_open3d_ml_stores_them(tmp_path):
+    from pcseg.classes import SEMANTICKITTI
+    from pcseg.io.files import read_labels
+
+    path = tmp_path / "000700.npy"
+    np.save(path, np.array([[0], [1], [19], [9]], dtype=np.int32))          # (N, 1) int32 learning ids
+    assert read_labels(path, SEMANTICKITTI, "learning").tolist() == [-1, 0, 18, 8]
+    with pytest.raises(PcsegError) as exc:                                  # read as class indices: refused
+        read_labels(path, SEMANTICKITTI)
+    msg = str(exc.value)
+    assert "label 19 at point 2 is outside -1..18 (semantickitti class indices)" in msg
+    assert "would fit: --classes semantickitti --label-format learning" in msg
+    np.save(path, np.array([0, 20], dtype=np.int64))
+    with pytest.raises(PcsegError, match="learning id 20 at point 1 is outside 0..19"):
+        read_labels(path, SEMANTICKITTI, "learning")
+
+
+def test_raw_semantickitti_ids_in_npy_and_format_mismatches(tmp_path):
+    from pcseg.classes import S3DIS, SEMANTICKITTI
+    from pcseg.io.files import read_labels
+
+    path = tmp_path / "raw.npy"
+    np.save(path, np.array([10, 40, 0, 81 | (7 << 16)], dtype=np.uint32))
+    assert read_labels(path, SEMANTICKITTI, "raw").tolist() == [0, 8, -1, 18]
+    with pytest.raises(PcsegError, match="raw labels are SemanticKITTI ids, not s3dis classes"):
+        read_labels(path, S3DIS, "raw")
+    s3dis_like = tmp_path / "s.npy"
+    np.save(s3dis_like, np.array([0, 12, 15]))
+    with pytest.raises(PcsegError, match=r"would fit: --classes semantickitti or "):
+        read_labels(s3dis_like, S3DIS)
+    with pytest.raises(PcsegError, match="--label-format"):
+        read_labels(s3dis_like, S3DIS, "ids")

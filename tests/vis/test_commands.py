@@ -222,3 +222,17 @@ def test_view_window_switches_colours_under_xvfb(room_files, xvfb_display):
     assert counts["pred"][0] > 20 and counts["pred"][1] == 0
     assert counts["gt"][0] == 0 and counts["gt"][1] > 20
     assert counts["err"][0] > 20 and counts["err"][1] == 0
+
+
+def test_real_open3d_ml_scan_with_learning_id_labels(realdata, tmp_path, capsys):
+    """Open3D-ML's demo scan stores SemanticKITTI learning ids 0..19 in .npy: read as what they are."""
+    points = realdata / "semantickitti-open3d-ml/points/000700.npy"
+    labels = realdata / "semantickitti-open3d-ml/labels/000700.npy"
+    out = tmp_path / "scan.png"
+    args = ["render", str(points), "--gt", str(labels), "--classes", "semantickitti", "--out", str(out),
+            "--size", "160", "120"]
+    assert main(args) == 2 and not out.exists()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--label-format learning" in err[0]
+    assert main(args + ["--label-format", "learning"]) == 0
+    assert out.stat().st_size > 1000
