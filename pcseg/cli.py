@@ -68,6 +68,10 @@ def _parser() -> argparse.ArgumentParser:
                         "smaller needs less memory, same labels")
     s.add_argument("--sensor-origin", type=float, nargs=3, default=None, metavar=("X", "Y", "Z"),
                    help="range models: where the sensor was, for scans stored in a world frame")
+    s.add_argument("--point-dims", type=int, default=None, metavar="N",
+                   help="float32 columns of headerless .bin files: 4 x y z remission (KITTI, the default), "
+                        "5 x y z intensity ring (nuScenes, the default for *.pcd.bin), 6 x y z r g b "
+                        "(mmdetection3d indoor); others: x y z + extra columns")
     s.add_argument("--runtime", choices=("torch", "onnx"), default="torch",
                    help="run the network in PyTorch (default) or onnxruntime (with --onnx, pip install pcseg[onnx])")
     s.add_argument("--onnx", default=None, metavar="FILE", help="the model's export (pcseg export), for --runtime onnx")

@@ -39,8 +39,9 @@ if TYPE_CHECKING:
     from pcseg.metrics import ConfusionMatrix
 
 
-def read_input(path: str | Path) -> Cloud:
-    """Any supported input -> Cloud (labels when the input carries them)."""
+def read_input(path: str | Path, point_dims: int | None = None) -> Cloud:
+    """Any supported input -> Cloud (labels when the input carries them); ``point_dims``: the float32
+    columns of a headerless .bin (pcseg.io.files.BIN_LAYOUTS)."""
     path = Path(path)
     if path.is_dir():
         if (path / "coord.npy").is_file():
@@ -57,7 +58,7 @@ def read_input(path: str | Path) -> Cloud:
         from pcseg.io.files import read_cloud
     except ImportError:
         raise PcsegError(path, "point-cloud file readers (pcseg.io.files) are not available") from None
-    return read_cloud(path)
+    return read_cloud(path, point_dims=point_dims)
 
 
 def _read_cache_room(room: Path) -> Cloud:
@@ -185,7 +186,8 @@ def check_scan_inputs(cloud: Cloud, cfg: Config, where: str, sensor_origin: Sequ
 
 def segment(inputs: list[str | Path], checkpoint: str | Path, out: str | Path, show_progress: bool = True,
             tile_points: int = 2_000_000, batch_size: int | None = None,
-            sensor_origin: Sequence[float] | None = None, onnx: str | Path | None = None) -> int:
+            sensor_origin: Sequence[float] | None = None, onnx: str | Path | None = None,
+            point_dims: int | None = None) -> int:
     """Label every input; returns the number of inputs that failed. 3D-model inputs in ``.npy`` / ``.bin`` /
     binary ``.ply`` with more than ``tile_points`` points are read in chunks and scored tile by tile (module
     docstring). ``batch_size`` (blocks per forward pass of a 3D model) defaults to the checkpoint's train.batch_size;
@@ -194,6 +196,7 @@ def segment(inputs: list[str | Path], checkpoint: str | Path, out: str | Path, s
 
     from pcseg.engine.data import family
     from pcseg.engine.inference import predict_cloud
+    from pcseg.io.files import bin_point_dims
     from pcseg.metrics import ConfusionMatrix
 
     if Path(out).exists() and not Path(out).is_dir():
@@ -214,7 +217,8 @@ def segment(inputs: list[str | Path], checkpoint: str | Path, out: str | Path, s
         stems.add(stem)
         try:
             stream = None
-            if family(cfg) == "3d" and path.is_file():
+            plain_kitti = path.suffix.lower() != ".bin" or bin_point_dims(path, point_dims) == 4
+            if family(cfg) == "3d" and path.is_file() and plain_kitti:
                 from pcseg.io.stream import open_stream
 
                 stream = open_stream(path, min_rows=tile_points + 1)
@@ -223,7 +227,7 @@ def segment(inputs: list[str | Path], checkpoint: str | Path, out: str | Path, s
                                                show_progress)
                 bar.write(f"{path}: {points:,} points in tiles -> {out / stem}.*{note}", file=sys.stderr)
                 continue
-            cloud = read_input(path)
+            cloud = read_input(path, point_dims)
             if len(cloud) == 0:
                 raise PcsegError(path, "no points")
             if family(cfg) == "2d":
@@ -256,7 +260,8 @@ def cli(args: argparse.Namespace) -> int:
     if (args.runtime == "onnx") != (args.onnx is not None):
         raise PcsegError("--runtime", "--runtime onnx and --onnx FILE go together")
     failed = segment(args.inputs, checkpoint, args.out, tile_points=args.tile_points,
-                     batch_size=args.batch_size, sensor_origin=args.sensor_origin, onnx=args.onnx)
+                     batch_size=args.batch_size, sensor_origin=args.sensor_origin, onnx=args.onnx,
+                     point_dims=args.point_dims)
     if failed:
         print(f"pcseg: {failed} of {len(args.inputs)} inputs failed", file=sys.stderr)
         return 2

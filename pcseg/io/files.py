@@ -655,18 +655,85 @@ def read_npy(path: str | os.PathLike, external_labels: bool = False) -> Cloud:
 # ------------------------------------------------------------------------------------------ KITTI .bin/.label
 
 
-def read_kitti_bin(path: str | os.PathLike, external_labels: bool = False) -> Cloud:
-    """KITTI Velodyne scan: float32 records ``x y z remission`` (remission -> Cloud.intensity).
+# what the float32 columns of a headerless .bin mean, by count (mmdetection3d's ``load_dim``):
+# 4 KITTI / SemanticKITTI velodyne (x y z remission, remission in [0, 1]); 5 nuScenes lidar sweeps `.pcd.bin`
+# (x y z intensity ring, intensity 0..255, ring 0..31; nuscenes-devkit `LidarPointCloud.from_file`);
+# 6 mmdetection3d's indoor points (ScanNet / SUN RGB-D: x y z r g b, colours 0..255); any other count >= 3:
+# x y z, the rest kept in meta["fields"] as column_4, column_5, ...
+BIN_LAYOUTS = {4: "x y z remission (KITTI)", 5: "x y z intensity ring (nuScenes .pcd.bin)",
+               6: "x y z r g b (mmdetection3d indoor)"}
 
-    Shapes: -> coord (N, 3), intensity (N,).
+
+def bin_point_dims(path: str | os.PathLike, point_dims: int | None = None) -> int:
+    """Columns of a raw .bin: ``point_dims`` when given, 5 for nuScenes ``*.pcd.bin``, else 4 (KITTI)."""
+    if point_dims is not None:
+        if point_dims < 3:
+            raise PcsegError("--point-dims", f"must be at least 3 (x y z), got {point_dims}")
+        return int(point_dims)
+    return 5 if Path(path).name.lower().endswith(".pcd.bin") else 4
+
+
+def check_bin_columns(path: str | os.PathLike, rows: np.ndarray) -> None:
+    """PcsegError unless the (N, dims) float32 rows look like their layout: remission / intensity in
+    0..255, nuScenes rings whole numbers 0..127, colours in 0..255 (on more than 99 % of the finite rows). A
+    file of another layout read with the wrong column count puts coordinates in those columns."""
+    dims = rows.shape[1]
+    finite = rows[np.isfinite(rows).all(axis=1)]
+    if not len(finite) or dims not in BIN_LAYOUTS:
+        return
+    if dims == 6:
+        odd = float(np.mean(((finite[:, 3:6] < 0) | (finite[:, 3:6] > 255)).any(axis=1)))
+        what = "colour (0..255)"
+    else:
+        odd = float(np.mean((finite[:, 3] < 0) | (finite[:, 3] > 255.0)))
+        what = "remission (0..255)" if dims == 4 else "intensity (0..255) / ring (integer 0..127)"
+        if dims == 5:
+            ring = finite[:, 4]
+            odd = max(odd, float(np.mean((ring < 0) | (ring > 127) | (ring != np.round(ring)))))
+    if odd > 0.01:
+        raise PcsegError(path, f"{100 * odd:.0f} % of the points have no plausible {what} column: not "
+                               f"{dims} columns of {BIN_LAYOUTS[dims]}? pass --point-dims N "
+                               "(4 KITTI, 5 nuScenes, 6 x y z r g b)")
+
+
+def read_kitti_bin(path: str | os.PathLike, external_labels: bool = False, point_dims: int | None = None) -> Cloud:
+    """A headerless float32 point file: KITTI Velodyne scans (``x y z remission``, remission ->
+    Cloud.intensity) by default, nuScenes ``*.pcd.bin`` sweeps (5 columns), or ``point_dims`` columns
+    (BIN_LAYOUTS). Columns that do not look like the assumed layout (a 5-column file read as 4 puts
+    coordinates where remission should be) are refused with the layouts that would fit, never read as
+    wrong points.
+
+    Shapes: -> coord (N, 3), intensity (N,) (4 and 5 columns), color (N, 3) in [0, 1] (6 columns).
     """
     path = Path(path)
     _check_file(path)
+    dims = bin_point_dims(path, point_dims)
     size = path.stat().st_size
-    if size % 16:
-        raise PcsegError(path, f"size {size} is not a multiple of 16 bytes (float32 x y z remission)")
-    scan = np.fromfile(path, dtype="<f4").reshape(-1, 4)
-    return _finish(path, scan[:, :3], intensity=scan[:, 3], meta={"format": "kitti bin"},
+    if size % (4 * dims):
+        fits = [d for d in (4, 5, 6) if size % (4 * d) == 0]
+        raise PcsegError(path, f"size {size} is not a multiple of {4 * dims} bytes ({dims} float32 columns: "
+                               f"{BIN_LAYOUTS.get(dims, 'x y z ...')})"
+                               + (f"; it would fit --point-dims {' or '.join(map(str, fits))}" if fits else ""))
+    scan = np.fromfile(path, dtype="<f4").reshape(-1, dims)
+    check_bin_columns(path, scan)
+    meta: dict = {"format": "kitti bin" if dims == 4 else f"bin ({dims} columns)"}
+    intensity = color = None
+    finite = np.isfinite(scan).all(axis=1)
+    if dims in (4, 5):
+        intensity = scan[:, 3]
+        top = 1.0 if dims == 4 else 255.0
+        values = intensity[finite]
+        if dims == 5:
+            meta["fields"] = {"ring": scan[:, 4].astype(np.int16)}
+        if top == 255.0 and len(values) and values.max() > 1.0:
+            intensity = intensity / 255.0
+    elif dims == 6:
+        rgb = scan[:, 3:6]
+        values = rgb[finite]
+        color = rgb / (255.0 if len(values) and values.max() > 1.0 else 1.0)
+    elif dims > 3:
+        meta["fields"] = {f"column_{i + 1}": scan[:, i] for i in range(3, dims)}
+    return _finish(path, scan[:, :3], intensity=intensity, color=color, meta=meta,
                    external_labels=external_labels)
 
 
@@ -773,7 +840,7 @@ READERS: dict[str, Callable[..., Cloud]] = {
 
 
 def read_cloud(path: str | os.PathLike, labels: str | os.PathLike | None = None,
-               class_set: ClassSet | None = None) -> Cloud:
+               class_set: ClassSet | None = None, point_dims: int | None = None) -> Cloud:
     """Read any supported point-cloud file (by extension: .ply .pcd .las .laz .npy .bin).
 
     ``labels`` names a separate label file (``.label`` or ``.npy``, see :func:`read_labels`); for a KITTI
@@ -790,12 +857,15 @@ def read_cloud(path: str | os.PathLike, labels: str | os.PathLike | None = None,
             raise PcsegError(path, "no such file")
         raise PcsegError(path, f"unknown point-cloud file type {path.suffix or '(no extension)'!r} "
                                f"(known: {', '.join(sorted(READERS))})")
+    kwargs = {"point_dims": point_dims} if reader is read_kitti_bin else {}
+    if point_dims is not None and reader is not read_kitti_bin:
+        raise PcsegError(path, "--point-dims applies to headerless .bin files only")
     if labels is None and reader is read_kitti_bin:
         labels = find_kitti_labels(path)
     if labels is None:
-        return reader(path)
+        return reader(path, **kwargs)
     labels = Path(labels)
-    cloud = reader(path, external_labels=True)
+    cloud = reader(path, external_labels=True, **kwargs)
     raw = None
     if labels.suffix.lower() == ".label":
         raw = read_kitti_label(labels)

@@ -170,6 +170,11 @@ def open_stream(path: str | os.PathLike, chunk_rows: int = CHUNK_ROWS, min_rows:
             raise PcsegError(path, f"size {size} is not a multiple of 16 bytes (float32 x y z remission)")
         stream = CloudStream(path, size // 16, _columns_record(np.dtype("<f4"), KITTI_FIELDS), 0, "kitti bin",
                              chunk_rows)
+        if stream.n >= min_rows:      # the same layout check as read_cloud, on the first 100k rows
+            from pcseg.io.files import check_bin_columns
+
+            head = np.fromfile(path, dtype="<f4", count=4 * min(stream.n, 100_000)).reshape(-1, 4)
+            check_bin_columns(path, head)
     elif ext == ".npy":
         _check_file(path)
         try:

@@ -392,3 +392,51 @@ def test_raw_semantickitti_ids_in_npy_and_format_mismatches(tmp_path):
         read_labels(s3dis_like, S3DIS)
     with pytest.raises(PcsegError, match="--label-format"):
         read_labels(s3dis_like, S3DIS, "ids")
+
+
+# --- headerless .bin layouts --------------------------------------------------------------------------
+
+def _nuscenes_sweep(n: int = 400, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    xyz = rng.uniform(-30, 30, (n, 3)).astype(np.float32)
+    return np.column_stack([xyz, rng.uniform(0, 255, n), rng.integers(0, 32, n)]).astype(np.float32)
+
+
+def test_nuscenes_pcd_bin_is_read_as_five_columns(tmp_path):
+    sweep = _nuscenes_sweep()
+    path = tmp_path / "n008-2018-08-01__LIDAR_TOP__1533151603547590.pcd.bin"
+    sweep.tofile(path)
+    cloud = read_cloud(path)
+    assert len(cloud) == 400 and np.allclose(cloud.coord, sweep[:, :3])
+    assert np.allclose(cloud.intensity, sweep[:, 3] / 255.0, atol=1e-6)
+    assert np.array_equal(cloud.meta["fields"]["ring"], sweep[:, 4].astype(np.int16))
+
+
+def test_a_five_column_sweep_read_as_kitti_is_refused_not_garbage(tmp_path):
+    sweep = _nuscenes_sweep(400)       # 400 x 5 x 4 bytes = 8000: also a whole number of 16-byte records
+    path = tmp_path / "sweep.bin"
+    sweep.tofile(path)
+    with pytest.raises(PcsegError, match=r"no plausible remission .* pass --point-dims N"):
+        read_cloud(path)
+    cloud = read_cloud(path, point_dims=5)
+    assert np.allclose(cloud.coord, sweep[:, :3])
+
+
+def test_point_dims_six_and_other_counts(tmp_path):
+    rng = np.random.default_rng(1)
+    pts = np.column_stack([rng.random((50, 3)), rng.integers(0, 256, (50, 3))]).astype(np.float32)
+    path = tmp_path / "scene.bin"
+    pts.tofile(path)
+    cloud = read_cloud(path, point_dims=6)
+    assert np.allclose(cloud.color, pts[:, 3:] / 255.0) and cloud.intensity is None
+    seven = np.column_stack([pts, rng.random(50)]).astype(np.float32)
+    seven.tofile(path)
+    cloud = read_cloud(path, point_dims=7)
+    assert np.allclose(cloud.meta["fields"]["column_7"], seven[:, 6])
+    with pytest.raises(PcsegError, match=r"not a multiple of 24 bytes .*it would fit --point-dims"):
+        read_cloud(path, point_dims=6)
+    with pytest.raises(PcsegError, match="at least 3"):
+        read_cloud(path, point_dims=2)
+    with pytest.raises(PcsegError, match="headerless .bin files only"):
+        np.save(tmp_path / "c.npy", pts[:, :3])
+        read_cloud(tmp_path / "c.npy", point_dims=4)

@@ -83,6 +83,7 @@ def test_colour_scaling_and_recentring_match(tmp_path):
 
 def test_kitti_bin(tmp_path):
     scan = np.random.default_rng(1).normal(size=(777, 4)).astype("<f4")
+    scan[:, 3] = np.abs(scan[:, 3]) / 4       # remission is 0..1 (a negative one is refused as another layout)
     scan[10, 0] = np.inf
     scan.tofile(tmp_path / "000001.bin")
     stream = open_stream(tmp_path / "000001.bin", chunk_rows=100)
