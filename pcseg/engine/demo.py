@@ -86,7 +86,8 @@ def run_model(short: str, config: Path, cache: Path, out: Path, seed: int) -> di
     from pcseg.config import load_config
     from pcseg.engine.data import class_set, family, val_clouds
     from pcseg.engine.evaluate import evaluate, write_colored_ply
-    from pcseg.engine.train import call_vis, train
+    from pcseg.engine.reporting import call_vis
+    from pcseg.engine.train import train
 
     model_dir = out / short
     run_dir = model_dir / "run"

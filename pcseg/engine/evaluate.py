@@ -117,7 +117,7 @@ def evaluate(cfg: Config, checkpoints: list[str | Path], out: str | Path | None 
     from pcseg.engine.checkpoint import build_model_from_checkpoint, load_checkpoint
     from pcseg.engine.data import class_set, family, val_clouds
     from pcseg.engine.distributed import resolve_device
-    from pcseg.engine.train import call_vis
+    from pcseg.engine.reporting import call_vis
     from pcseg.metrics import ConfusionMatrix
 
     classes = class_set(cfg)
@@ -154,7 +154,7 @@ def evaluate(cfg: Config, checkpoints: list[str | Path], out: str | Path | None 
                 write_prediction(out_dir / "predictions", name, cloud, pred, classes)
 
         total.merge(score_clouds(model, clouds, run_cfg, device, on_cloud, progress=show_progress))
-    from pcseg.engine.train import json_safe
+    from pcseg.engine.reporting import json_safe
 
     metrics = total.to_dict()
     metrics.update(json_safe({"rooms": rooms, "checkpoints": [str(p) for p in paths], "test_areas": areas,

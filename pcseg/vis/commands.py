@@ -24,6 +24,7 @@ import numpy as np
 from pcseg.classes import S3DIS, SEMANTICKITTI, ClassSet, get_class_set
 from pcseg.errors import PcsegError
 from pcseg.io.cloud import Cloud
+from pcseg.vis.palette import plain_colors
 
 # Display caps: beyond these the cloud is voxel-downsampled for display only. Open3D on llvmpipe renders
 # 1M points at 1280x960 in about 6 s (tools/bench_render.py); a window with 1M points is fine on a GPU.
@@ -201,18 +202,6 @@ def voxel_subsample(coord: np.ndarray, max_points: int) -> np.ndarray:
         voxel *= max(1.05, np.sqrt(len(first) / max_points))
     rng = np.random.default_rng(0)
     return np.sort(rng.choice(n, max_points, replace=False))
-
-
-def plain_colors(cloud: Cloud) -> np.ndarray:
-    """Colours of an unlabelled cloud: its RGB, else intensity (grey), else height (viridis).
-
-    Shapes: -> (N, 3) float in [0, 1]."""
-    if cloud.color is not None:
-        return np.clip(cloud.color, 0, 1)
-    from pcseg.vis.render import scalar_to_rgb
-
-    values = cloud.intensity if cloud.intensity is not None else cloud.coord[:, 2]
-    return scalar_to_rgb(values.reshape(1, -1)).reshape(-1, 3).astype(np.float64) / 255
 
 
 def _display_subset(scene: Scene, max_points: int, action: str) -> np.ndarray:
