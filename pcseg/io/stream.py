@@ -7,7 +7,7 @@ C-ordered (N, 3..7) numeric ``.npy``; a KITTI ``.bin`` that has no ``.label`` fi
 follows only elements without list properties), or None for everything else (ASCII PLY, PCD, LAS, structured
 ``.npy``...), which pcseg.io.files.read_cloud reads whole. Every streamed file is a run of fixed-size records
 (a structured dtype in the file's byte order: the columns of a plain array, the properties of a PLY vertex)
-whose named fields map to Cloud attributes exactly as read_cloud maps them (pcseg.io.files._map_fields).
+whose named fields map to Cloud attributes exactly as read_cloud maps them (pcseg.io.fields._map_fields).
 
 A stream scans the file once on opening and then yields its points chunk by chunk as Clouds converted exactly
 as read_cloud converts the whole file (non-finite points dropped with a count, huge coordinates recentred on
@@ -30,9 +30,12 @@ import numpy as np
 
 from pcseg.errors import PcsegError
 from pcseg.io.cloud import Cloud
-from pcseg.io.files import (FLOAT32_SAFE, HEADER_LIMIT, NPY_COLUMNS, FieldMap, _check_file, _check_labels,
-                            _color_divisor, _color_max, _convert_fields, _field_coord, _map_fields,
-                            _parse_ply_header, _ply_vertex_records, _stack, find_kitti_labels)
+from pcseg.io.fields import (FLOAT32_SAFE, FieldMap, _check_file, _check_labels, _color_divisor, _color_max,
+                             _convert_fields, _field_coord, _map_fields, _stack)
+from pcseg.io.header import HEADER_LIMIT
+from pcseg.io.kitti_bin import find_kitti_labels
+from pcseg.io.npy import NPY_COLUMNS
+from pcseg.io.ply import _parse_ply_header, _ply_vertex_records
 
 CHUNK_ROWS = 1 << 20
 
