@@ -85,7 +85,8 @@ def run_model(short: str, config: Path, cache: Path, out: Path, seed: int) -> di
     """Train + evaluate one demo model; returns its summary row."""
     from pcseg.config import load_config
     from pcseg.engine.data import class_set, family, val_clouds
-    from pcseg.engine.evaluate import evaluate, write_colored_ply
+    from pcseg.engine.evaluate import evaluate
+    from pcseg.io.ply import write_colored_ply
     from pcseg.engine.reporting import call_vis
     from pcseg.engine.train import train
 

@@ -72,7 +72,7 @@ def _read_cache_room(room: Path) -> Cloud:
 
 def write_outputs(out: Path, stem: str, cloud: Cloud, pred: np.ndarray, classes: ClassSet) -> list[Path]:
     """Write the label file and the coloured .ply for one input; returns the written paths."""
-    from pcseg.engine.evaluate import write_colored_ply
+    from pcseg.io.ply import write_colored_ply
     from pcseg.io.files import write_labels
 
     out.mkdir(parents=True, exist_ok=True)

@@ -32,8 +32,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-import os
 import random
 import signal
 import sys

@@ -22,7 +22,7 @@ from pcseg.io.labels import read_labels, write_labels, write_labels_chunks
 from pcseg.io.las import read_las
 from pcseg.io.npy import read_npy, write_npy
 from pcseg.io.pcd import lzf_decompress, read_pcd
-from pcseg.io.ply import read_ply, write_ply, write_ply_chunks
+from pcseg.io.ply import read_ply, write_colored_ply, write_ply, write_ply_chunks
 
 READERS: dict[str, Callable[..., Cloud]] = {
     ".ply": read_ply, ".pcd": read_pcd, ".las": read_las, ".laz": read_las, ".npy": read_npy,
@@ -74,5 +74,5 @@ def read_cloud(path: str | os.PathLike, labels: str | os.PathLike | None = None,
 
 __all__ = ["read_cloud", "read_ply", "read_pcd", "read_las", "read_npy", "read_kitti_bin", "read_kitti_label",
            "read_labels", "find_kitti_labels", "write_ply", "write_ply_chunks", "write_labels",
-           "write_labels_chunks", "write_npy", "lzf_decompress",
+           "write_labels_chunks", "write_npy", "write_colored_ply", "lzf_decompress",
            "READERS"]

@@ -11,6 +11,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from pcseg.classes import ClassSet
 from pcseg.errors import PcsegError
 from pcseg.io.cloud import Cloud
 from pcseg.io.fields import _cloud_from_fields
@@ -192,3 +193,12 @@ def write_ply_chunks(path: str | os.PathLike, n: int, chunks: Iterable[Cloud]) -
                 raise ValueError("write_ply_chunks: no chunks")
             if written != n:
                 raise ValueError(f"write_ply_chunks: {written} points written, {n} announced")
+
+
+def write_colored_ply(path: str | os.PathLike, coord: np.ndarray, labels: np.ndarray, class_set: ClassSet) -> bool:
+    """A binary PLY of the points coloured by the class palette, with a ``label`` property. Returns True
+    (kept for callers that test it).
+
+    Shapes: coord (N, 3), labels (N,) int class indices (-1 = ignore)."""
+    write_ply(path, Cloud(coord, color=class_set.colorize(labels), label=labels))
+    return True
