@@ -87,6 +87,25 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+# commands that write into the folder named by --out / OUT, and those that write one file there
+_FOLDER_OUTPUTS = ("synth", "prepare", "segment", "eval", "demo")
+_FILE_OUTPUTS = ("render",)
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Refuse an output the command could not write (an existing file where a folder is wanted, a folder
+    where a file is wanted, an unwritable place) before any work starts; nothing is created here."""
+    from pcseg.utils import check_output_dir, check_output_file
+
+    out = getattr(args, "out", None)
+    if out is None:
+        return
+    if args.command in _FOLDER_OUTPUTS:
+        check_output_dir(out)
+    elif args.command in _FILE_OUTPUTS:
+        check_output_file(out)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args, extra = parser.parse_known_args(argv)
@@ -98,10 +117,15 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     module, func = args.handler.split(":")
     try:
+        _check_outputs(args)
         handler = getattr(importlib.import_module(module), func)
         return int(handler(args) or 0)
     except PcsegError as exc:
         print(f"pcseg: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # the system refused a read or write (permissions, full disk, a vanished file)
+        where = exc.filename if exc.filename is not None else args.command
+        print(f"pcseg: error: {where}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("pcseg: interrupted", file=sys.stderr)

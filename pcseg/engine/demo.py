@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from pcseg.errors import PcsegError
+from pcseg.utils import output_dir
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 TRAIN_AREA, TEST_AREA = 1, 5
@@ -211,7 +212,7 @@ def demo(out: str | Path = "demo_out", models: list[str] | None = None, seed: in
     t_start = time.time()
     out = Path(out)
     chosen = demo_configs(models, Path(config_dir))
-    out.mkdir(parents=True, exist_ok=True)
+    output_dir(out)
     cache = prepare_data(out / "data", seed, points_per_room)
     rows = []
     for short, config in chosen:

@@ -33,6 +33,7 @@ import torch
 
 from pcseg.config import Config, load_config
 from pcseg.errors import PcsegError
+from pcseg.utils import output_dir
 from pcseg.io.cloud import Cloud
 from pcseg.io.ply import write_colored_ply  # noqa: F401 - re-exported
 
@@ -141,7 +142,7 @@ def evaluate(cfg: Config, checkpoints: list[str | Path], out: str | Path | None 
     metrics = total.to_dict()
     metrics.update(json_safe({"rooms": rooms, "checkpoints": [str(p) for p in paths], "test_areas": areas,
                            "seconds": time.time() - t0}))
-    out_dir.mkdir(parents=True, exist_ok=True)
+    output_dir(out_dir)
     from pcseg.utils import atomic_write_text
 
     atomic_write_text(out_dir / "metrics.json", json.dumps(metrics, indent=1) + "\n")

@@ -29,6 +29,7 @@ import numpy as np
 
 from pcseg.classes import ClassSet, get_class_set
 from pcseg.errors import PcsegError
+from pcseg.utils import output_dir
 from pcseg.io.cloud import Cloud
 from pcseg.io.stream import CloudStream
 
@@ -150,7 +151,7 @@ def segment(inputs: list[str | Path], checkpoint: str | Path, out: str | Path, s
     classes = get_class_set(ckpt.get("class_set", cfg.data.dataset))
     device = resolve_device("auto")
     model = build_model_from_checkpoint(ckpt, checkpoint).to(device).eval()
-    out = Path(out)
+    out = output_dir(out)
     failed = 0
     stems: set[str] = set()
     bar = tqdm(inputs, desc="segment", unit="file", disable=not show_progress, file=sys.stderr, dynamic_ncols=True)

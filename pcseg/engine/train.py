@@ -47,7 +47,7 @@ import torch
 from pcseg.config import Config, config_to_dict, load_config, save_config
 from pcseg.errors import PcsegError
 from pcseg.engine.reporting import call_vis, json_safe  # noqa: F401 - re-exported for callers of train
-from pcseg.utils import atomic_write_text
+from pcseg.utils import atomic_write_text, check_output_dir, output_dir
 
 def seed_for(*parts: int) -> int:
     """A 32-bit seed derived from integers (numpy SeedSequence), e.g. (seed, epoch, rank)."""
@@ -150,7 +150,7 @@ def train(cfg: Config, show_progress: bool = True) -> TrainResult:
     seed = cfg.train.seed
     fam = family(cfg)
     classes = class_set(cfg)
-    out = Path(cfg.train.out)
+    out = check_output_dir(cfg.train.out)    # an unusable run folder is refused before any data is read
     if device.type == "cpu":
         torch.use_deterministic_algorithms(True, warn_only=True)
     torch.backends.cudnn.benchmark = False
@@ -220,7 +220,7 @@ def train(cfg: Config, show_progress: bool = True) -> TrainResult:
     stop = _StopFlag()          # from here on, Ctrl-C ends with a resumable last.pt
     writer = None
     if info.is_main:
-        out.mkdir(parents=True, exist_ok=True)
+        output_dir(out)
         save_config(cfg, out / "config.yaml")
         _write_metrics(out / "metrics.jsonl", history)
         writer = _tensorboard(out)
