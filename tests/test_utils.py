@@ -25,6 +25,6 @@ def test_atomic_write_refuses_a_folder_target(tmp_path: Path) -> None:
     with pytest.raises(PcsegError, match="is a folder"):
         atomic_write_text(tmp_path, "x")
     (tmp_path / "f").write_text("x")
-    with pytest.raises(PcsegError, match="is a file"):
+    with pytest.raises(PcsegError, match="not a folder"):
         atomic_write_text(tmp_path / "f" / "g.txt", "y")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f"]
