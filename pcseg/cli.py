@@ -71,6 +71,10 @@ def _parser() -> argparse.ArgumentParser:
         s.add_argument("--gt", default=None, help="ground-truth labels (.npy or .label)")
         s.add_argument("--classes", choices=("s3dis", "semantickitti"), default=None,
                        help="class set of the labels (default: semantickitti for .label/.bin, else s3dis)")
+        s.add_argument("--label-format", choices=("index", "learning", "raw"), default=None,
+                       help="integers in .npy label files: index = pcseg class indices, -1 = ignore (default; "
+                            "what segment writes); learning = learning ids 0..K, 0 = unlabeled (SemanticKITTI as "
+                            "Open3D-ML / mmdetection3d store it); raw = raw SemanticKITTI ids (.label is always raw)")
         if name == "render":
             s.add_argument("--out", required=True)
             s.add_argument("--view", choices=("top", "oblique"), default="oblique")

@@ -31,10 +31,11 @@ READERS: dict[str, Callable[..., Cloud]] = {
 
 
 def read_cloud(path: str | os.PathLike, labels: str | os.PathLike | None = None,
-               class_set: ClassSet | None = None) -> Cloud:
+               class_set: ClassSet | None = None, label_format: str | None = None) -> Cloud:
     """Read any supported point-cloud file (by extension: .ply .pcd .las .laz .npy .bin).
 
-    ``labels`` names a separate label file (``.label`` or ``.npy``, see :func:`read_labels`); for a KITTI
+    ``labels`` names a separate label file (``.label`` or ``.npy`` in ``label_format``, see
+    :func:`read_labels`); for a KITTI
     ``.bin`` without it, ``../labels/<stem>.label`` or ``<stem>.label`` is used when present, and
     meta["raw_label"] keeps the raw SemanticKITTI ids. A label count that differs from the point count is
     an error.
@@ -59,7 +60,7 @@ def read_cloud(path: str | os.PathLike, labels: str | os.PathLike | None = None,
         raw = read_kitti_label(labels)
         values = kitti_raw_to_class(raw)
     else:
-        values = read_labels(labels, class_set)
+        values = read_labels(labels, class_set, label_format)
     if len(values) != len(cloud):
         raise PcsegError(labels, f"{len(values)} labels for {len(cloud)} points in {path.name}")
     if cloud.label is not None:

@@ -114,8 +114,11 @@ def _load_npy(path: Path, mmap: bool = False) -> np.ndarray:
         raise PcsegError(path, f"not a readable .npy file ({exc})") from None
 
 
-def read_label_file(path: Path, class_set: ClassSet, shape: tuple[int, ...]) -> np.ndarray:
-    """Labels for ``shape`` points (or pixels), checked against the class set (PcsegError otherwise)."""
+def read_label_file(path: Path, class_set: ClassSet, shape: tuple[int, ...],
+                    label_format: str | None = None) -> np.ndarray:
+    """Labels for ``shape`` points (or pixels) in ``label_format`` (pcseg.io.labels.LABEL_FORMATS), checked
+    against the class set (PcsegError otherwise)."""
+    from pcseg.io.labels import label_hint, labels_from_format
     from pcseg.vis.palette import check_labels
 
     if not path.exists():
@@ -123,9 +126,12 @@ def read_label_file(path: Path, class_set: ClassSet, shape: tuple[int, ...]) -> 
     if len(shape) == 1:
         from pcseg.io.files import read_labels
 
-        labels = np.asarray(read_labels(path, class_set))
+        labels = np.asarray(read_labels(path, class_set, label_format))
     elif path.suffix.lower() == ".npy":
-        labels = _load_npy(path)
+        raw = _load_npy(path)
+        if raw.dtype.kind not in "iu":
+            raise PcsegError(path, f"expected integer labels, found {raw.dtype}")
+        labels = labels_from_format(raw, label_format or "index", path)
     else:
         raise PcsegError(path, "labels of a range image must be an (H, W) .npy of class indices (-1 = ignore)")
     if len(shape) == 1:
@@ -137,7 +143,8 @@ def read_label_file(path: Path, class_set: ClassSet, shape: tuple[int, ...]) -> 
     try:
         return check_labels(labels, class_set)
     except ValueError as exc:
-        raise PcsegError(path, f"{exc}; pass --classes to choose the class set") from None
+        hint = label_hint(labels, class_set) if label_format in (None, "index") else ""
+        raise PcsegError(path, f"{exc}{hint or '; pass --classes to choose the class set'}") from None
 
 
 def load_scene(args: argparse.Namespace) -> Scene:
@@ -155,13 +162,17 @@ def load_scene(args: argparse.Namespace) -> Scene:
     if cloud.label is not None:
         from pcseg.vis.palette import check_labels
 
+        from pcseg.io.labels import label_hint
+
         try:
             own = check_labels(cloud.label, class_set)
         except ValueError as exc:
-            raise PcsegError(source, f"{exc}; pass --classes to choose the class set") from None
+            hint = label_hint(cloud.label, class_set)
+            raise PcsegError(source, f"{exc}{hint or '; pass --classes to choose the class set'}") from None
     n = (len(cloud),)
-    pred = read_label_file(labels_path, class_set, n) if labels_path else None
-    gt = read_label_file(gt_path, class_set, n) if gt_path else None
+    fmt = getattr(args, "label_format", None)
+    pred = read_label_file(labels_path, class_set, n, fmt) if labels_path else None
+    gt = read_label_file(gt_path, class_set, n, fmt) if gt_path else None
     dropped = cloud.meta.get("dropped_nan")
     if dropped and (labels_path or gt_path):
         raise PcsegError(source, f"{dropped} points with NaN coordinates were dropped on reading, so per-point "
@@ -249,8 +260,9 @@ def _range_image(args: argparse.Namespace, source: Path, arr: np.ndarray) -> int
     labels_path = Path(args.labels) if args.labels else None
     gt_path = Path(args.gt) if args.gt else None
     class_set = _class_set(args, [source, labels_path, gt_path], default=SEMANTICKITTI)
-    pred = read_label_file(labels_path, class_set, (h, w)) if labels_path else None
-    gt = read_label_file(gt_path, class_set, (h, w)) if gt_path else None
+    fmt = getattr(args, "label_format", None)
+    pred = read_label_file(labels_path, class_set, (h, w), fmt) if labels_path else None
+    gt = read_label_file(gt_path, class_set, (h, w), fmt) if gt_path else None
     present = []
     if pred is not None:
         strips.append(("prediction", colorize_labels(pred, class_set)))
