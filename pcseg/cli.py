@@ -61,6 +61,10 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--batch-size", type=int, default=None, metavar="B",
                    help="3D models: blocks per forward pass (default: the checkpoint's train.batch_size); "
                         "smaller needs less memory, same labels")
+    s.add_argument("--point-dims", type=int, default=None, metavar="N",
+                   help="floats per point of headerless .bin inputs (default 4: x y z intensity, KITTI; 5 for "
+                        "*.pcd.bin: x y z intensity ring, nuScenes; 6: x y z r g b, mmdetection3d indoor; more: "
+                        "x y z intensity + extra columns), like mmdetection3d's load_dim")
     s.set_defaults(handler="pcseg.engine.predict:cli")
 
     for name, helptext in (("view", "Open3D window on a labelled cloud"),
@@ -75,6 +79,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="integers in .npy label files: index = pcseg class indices, -1 = ignore (default; "
                             "what segment writes); learning = learning ids 0..K, 0 = unlabeled (SemanticKITTI as "
                             "Open3D-ML / mmdetection3d store it); raw = raw SemanticKITTI ids (.label is always raw)")
+        s.add_argument("--point-dims", type=int, default=None, metavar="N",
+                       help="floats per point of a headerless .bin INPUT (see `pcseg segment --help`)")
         if name == "render":
             s.add_argument("--out", required=True)
             s.add_argument("--view", choices=("top", "oblique"), default="oblique")

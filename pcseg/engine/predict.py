@@ -40,8 +40,9 @@ if TYPE_CHECKING:
     from pcseg.metrics import ConfusionMatrix
 
 
-def read_input(path: str | Path) -> Cloud:
-    """Any supported input -> Cloud (labels when the input carries them)."""
+def read_input(path: str | Path, point_dims: int | None = None) -> Cloud:
+    """Any supported input -> Cloud (labels when the input carries them); ``point_dims``: floats per point
+    of a headerless ``.bin`` (pcseg.io.kitti_bin)."""
     path = Path(path)
     if path.is_dir():
         if (path / "coord.npy").is_file():
@@ -58,7 +59,7 @@ def read_input(path: str | Path) -> Cloud:
         from pcseg.io.files import read_cloud
     except ImportError:
         raise PcsegError(path, "point-cloud file readers (pcseg.io.files) are not available") from None
-    return read_cloud(path)
+    return read_cloud(path, point_dims=point_dims)
 
 
 def _read_cache_room(room: Path) -> Cloud:
@@ -129,9 +130,10 @@ def _segment_stream(model: torch.nn.Module, stream: CloudStream, cfg: Config, de
 
 
 def segment(inputs: list[str | Path], checkpoint: str | Path, out: str | Path, show_progress: bool = True,
-            tile_points: int = 2_000_000, batch_size: int | None = None) -> int:
-    """Label every input; returns the number of inputs that failed. 3D-model inputs in ``.npy`` / ``.bin`` /
-    binary ``.ply`` with more than ``tile_points`` points are read in chunks and scored tile by tile (module
+            tile_points: int = 2_000_000, batch_size: int | None = None, point_dims: int | None = None) -> int:
+    """Label every input; returns the number of inputs that failed. ``point_dims``: floats per point of
+    headerless ``.bin`` inputs (default 4, KITTI; 5 for ``*.pcd.bin``). 3D-model inputs in ``.npy`` / ``.bin`` /
+    binary ``.ply`` / LAS / LAZ with more than ``tile_points`` points are read in chunks and scored tile by tile (module
     docstring). ``batch_size`` (blocks per forward pass of a 3D model) defaults to the checkpoint's train.batch_size;
     a smaller one needs less memory and gives the same labels."""
     from tqdm import tqdm
@@ -167,13 +169,13 @@ def segment(inputs: list[str | Path], checkpoint: str | Path, out: str | Path, s
             if family(cfg) == "3d" and path.is_file():
                 from pcseg.io.stream import open_stream
 
-                stream = open_stream(path, min_rows=tile_points + 1)
+                stream = open_stream(path, min_rows=tile_points + 1, point_dims=point_dims)
             if stream is not None:
                 points, note = _segment_stream(model, stream, cfg, device, out, stem, classes, tile_points,
                                                show_progress)
                 bar.write(f"{path}: {points:,} points in tiles -> {out / stem}.*{note}", file=sys.stderr)
                 continue
-            cloud = read_input(path)
+            cloud = read_input(path, point_dims)
             if len(cloud) == 0:
                 raise PcsegError(path, "no points")
             pred = predict_cloud(model, cloud, cfg, device).argmax(dim=1).numpy().astype(np.int64)
@@ -196,8 +198,12 @@ def cli(args: argparse.Namespace) -> int:
         if value is not None and value < 1:
             print(f"pcseg: error: {flag} must be >= 1, got {value}", file=sys.stderr)
             return 2
+    if getattr(args, "point_dims", None) is not None:
+        from pcseg.io.kitti_bin import bin_point_dims
+
+        bin_point_dims(Path("x.bin"), args.point_dims)     # PcsegError for a count no layout has
     failed = segment(args.inputs, args.checkpoint, args.out, tile_points=args.tile_points,
-                     batch_size=args.batch_size)
+                     batch_size=args.batch_size, point_dims=getattr(args, "point_dims", None))
     if failed:
         print(f"pcseg: {failed} of {len(args.inputs)} inputs failed", file=sys.stderr)
         return 2

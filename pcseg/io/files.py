@@ -10,6 +10,7 @@ file for missing, empty, truncated or malformed input.
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import Callable
@@ -31,13 +32,15 @@ READERS: dict[str, Callable[..., Cloud]] = {
 
 
 def read_cloud(path: str | os.PathLike, labels: str | os.PathLike | None = None,
-               class_set: ClassSet | None = None, label_format: str | None = None) -> Cloud:
+               class_set: ClassSet | None = None, label_format: str | None = None,
+               point_dims: int | None = None) -> Cloud:
     """Read any supported point-cloud file (by extension: .ply .pcd .las .laz .npy .bin).
 
     ``labels`` names a separate label file (``.label`` or ``.npy`` in ``label_format``, see
     :func:`read_labels`); for a KITTI
     ``.bin`` without it, ``../labels/<stem>.label`` or ``<stem>.label`` is used when present, and
-    meta["raw_label"] keeps the raw SemanticKITTI ids. A label count that differs from the point count is
+    meta["raw_label"] keeps the raw SemanticKITTI ids. ``point_dims`` is the number of float32 per point of a
+    headerless ``.bin`` (default 4, KITTI; 5 for nuScenes ``*.pcd.bin``; see pcseg.io.kitti_bin). A label count that differs from the point count is
     an error.
 
     Shapes: -> Cloud (coord (N, 3) + optional color, intensity, normal, label, see Cloud).
@@ -49,8 +52,10 @@ def read_cloud(path: str | os.PathLike, labels: str | os.PathLike | None = None,
             raise PcsegError(path, "no such file")
         raise PcsegError(path, f"unknown point-cloud file type {path.suffix or '(no extension)'!r} "
                                f"(known: {', '.join(sorted(READERS))})")
-    if labels is None and reader is read_kitti_bin:
-        labels = find_kitti_labels(path)
+    if reader is read_kitti_bin:
+        reader = functools.partial(read_kitti_bin, point_dims=point_dims)
+        if labels is None:
+            labels = find_kitti_labels(path)
     if labels is None:
         return reader(path)
     labels = Path(labels)

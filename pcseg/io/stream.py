@@ -33,14 +33,12 @@ from pcseg.io.cloud import Cloud
 from pcseg.io.fields import (FLOAT32_SAFE, FieldMap, _check_file, _check_labels, _color_divisor, _color_max,
                              _convert_fields, _field_coord, _map_fields, _stack)
 from pcseg.io.header import HEADER_LIMIT
-from pcseg.io.kitti_bin import find_kitti_labels
+from pcseg.io.kitti_bin import bin_point_dims, bin_rows, check_bin_layout, find_kitti_labels
 from pcseg.io.las import import_laspy, las_error
 from pcseg.io.npy import NPY_COLUMNS
 from pcseg.io.ply import _parse_ply_header, _ply_vertex_records
 
 CHUNK_ROWS = 1 << 20
-
-KITTI_FIELDS = ("x", "y", "z", "remission")   # float32 each
 
 
 @dataclass
@@ -220,21 +218,26 @@ def _columns_record(dtype: np.dtype, names: tuple[str, ...]) -> np.dtype:
     return np.dtype([(name, dtype) for name in names])
 
 
-def open_stream(path: str | os.PathLike, chunk_rows: int = CHUNK_ROWS, min_rows: int = 0) -> CloudStream | None:
+def open_stream(path: str | os.PathLike, chunk_rows: int = CHUNK_ROWS, min_rows: int = 0,
+                point_dims: int | None = None) -> CloudStream | None:
     """A :class:`CloudStream` over ``path`` (scanned once), or None when the file is not one the stream
     reads piecewise (see the module docstring) or has fewer than ``min_rows`` rows; raises PcsegError for
-    the errors read_cloud reports."""
+    the errors read_cloud reports. ``point_dims``: floats per point of a ``.bin`` (see pcseg.io.kitti_bin)."""
     path = Path(path)
     ext = path.suffix.lower()
     if ext == ".bin":
         if find_kitti_labels(path) is not None:
             return None          # separate labels: read whole (NaN points are then an error, not dropped)
         _check_file(path)
-        size = path.stat().st_size
-        if size % 16:
-            raise PcsegError(path, f"size {size} is not a multiple of 16 bytes (float32 x y z remission)")
-        stream = CloudStream(path, size // 16, _columns_record(np.dtype("<f4"), KITTI_FIELDS), 0, "kitti bin",
-                             chunk_rows)
+        dims = bin_point_dims(path, point_dims)
+        if dims not in (4, 5):
+            return None          # colour or extra columns: read whole
+        rows = bin_rows(path, dims)
+        with open(path, "rb") as f:
+            check_bin_layout(path, np.fromfile(f, dtype="<f4", count=100_000 * dims), dims, point_dims is not None)
+        names = ("x", "y", "z", "remission") if dims == 4 else ("x", "y", "z", "intensity", "ring")
+        stream = CloudStream(path, rows, _columns_record(np.dtype("<f4"), names), 0,
+                             "kitti bin" if dims == 4 else f"bin {dims} float32 (x y z intensity ring)", chunk_rows)
     elif ext == ".npy":
         _check_file(path)
         try:

@@ -90,8 +90,9 @@ def _read_cache_room(folder: Path) -> Cloud:
     return Cloud(coord[:, :3], color=color, label=None if label is None else label.reshape(-1))
 
 
-def read_input_cloud(path: Path) -> Cloud:
-    """Any supported INPUT except range images -> Cloud (PcsegError on missing/unreadable input)."""
+def read_input_cloud(path: Path, point_dims: int | None = None) -> Cloud:
+    """Any supported INPUT except range images -> Cloud (PcsegError on missing/unreadable input);
+    ``point_dims``: floats per point of a headerless ``.bin``."""
     if not path.exists():
         raise PcsegError(path, "no such file or directory")
     if path.is_dir():
@@ -104,7 +105,7 @@ def read_input_cloud(path: Path) -> Cloud:
         raise PcsegError(path, "folder is neither an S3DIS room (Annotations/) nor a cache room (coord.npy)")
     from pcseg.io.files import read_cloud
 
-    return read_cloud(path)
+    return read_cloud(path, point_dims=point_dims)
 
 
 def _load_npy(path: Path, mmap: bool = False) -> np.ndarray:
@@ -155,7 +156,7 @@ def load_scene(args: argparse.Namespace) -> Scene:
     for path in (labels_path, gt_path):
         if path is not None and not path.exists():
             raise PcsegError(path, "no such file")
-    cloud = read_input_cloud(source)
+    cloud = read_input_cloud(source, getattr(args, "point_dims", None))
     class_set = _class_set(args, [source, labels_path, gt_path])
     scene = Scene(cloud=cloud, class_set=class_set, source=source)
     own = None

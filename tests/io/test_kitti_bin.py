@@ -10,6 +10,7 @@ import pytest
 from pcseg.classes import SEMANTICKITTI, kitti_raw_to_class
 from pcseg.errors import PcsegError
 from pcseg.io.files import read_cloud, read_labels
+from pcseg.io.kitti_bin import read_kitti_bin
 
 MMDET = "mmdetection3d/tests/data/semantickitti/sequences/00"
 
@@ -49,3 +50,31 @@ def test_kitti_bin_labels_and_errors(tmp_path: Path) -> None:
     (tmp_path / "odd.bin").write_bytes(bytes(20))
     with pytest.raises(PcsegError, match=r"odd\.bin: size 20 is not a multiple of 16"):
         read_cloud(tmp_path / "odd.bin")
+
+
+def _sweep(n: int, seed: int = 0) -> np.ndarray:
+    """A nuScenes-like sweep: x y z around the sensor, intensity 0..255, ring 0..31 (5 float32 per point)."""
+    rng = np.random.default_rng(seed)
+    angle = rng.uniform(0, 2 * np.pi, n)
+    r = rng.uniform(2, 50, n)
+    return np.column_stack([r * np.cos(angle), r * np.sin(angle), rng.uniform(-2, 3, n),
+                            rng.integers(0, 256, n), rng.integers(0, 32, n)]).astype(np.float32)
+
+
+def test_nuscenes_pcd_bin_and_point_dims(tmp_path: Path) -> None:
+    sweep = _sweep(400)                                   # 400 * 20 bytes: also a multiple of 16
+    sweep.tofile(tmp_path / "sweep.pcd.bin")
+    cloud = read_cloud(tmp_path / "sweep.pcd.bin")
+    np.testing.assert_array_equal(cloud.coord, sweep[:, :3])
+    np.testing.assert_array_equal(cloud.intensity, sweep[:, 3])
+    np.testing.assert_array_equal(cloud.meta["fields"]["ring"], sweep[:, 4])
+    sweep.tofile(tmp_path / "sweep.bin")                  # the same bytes without the .pcd.bin name
+    with pytest.raises(PcsegError, match=r"does not look like 4 float32 per point .*with --point-dims 5"):
+        read_cloud(tmp_path / "sweep.bin")
+    np.testing.assert_array_equal(read_cloud(tmp_path / "sweep.bin", point_dims=5).coord, sweep[:, :3])
+    rgb = np.column_stack([sweep[:, :3], np.full((400, 3), 255.0, np.float32)])
+    rgb.tofile(tmp_path / "indoor.bin")
+    indoor = read_kitti_bin(tmp_path / "indoor.bin", point_dims=6)
+    assert indoor.intensity is None and np.allclose(indoor.color, 1.0)
+    with pytest.raises(PcsegError, match="--point-dims.*3..64"):
+        read_cloud(tmp_path / "sweep.bin", point_dims=2)
