@@ -18,12 +18,14 @@ from typing import Callable
 from pcseg.classes import ClassSet, kitti_raw_to_class
 from pcseg.errors import PcsegError
 from pcseg.io.cloud import Cloud
+from pcseg.io.fields import FLOAT32_SAFE, FieldMap
+from pcseg.io.header import HEADER_LIMIT
 from pcseg.io.kitti_bin import find_kitti_labels, read_kitti_bin, read_kitti_label
-from pcseg.io.labels import read_labels, write_labels, write_labels_chunks
+from pcseg.io.labels import LABEL_FORMATS, read_labels, write_labels, write_labels_chunks
 from pcseg.io.las import read_las
-from pcseg.io.npy import read_npy, write_npy
+from pcseg.io.npy import NPY_COLUMNS, read_npy, write_npy
 from pcseg.io.pcd import lzf_decompress, read_pcd
-from pcseg.io.ply import read_ply, write_colored_ply, write_ply, write_ply_chunks
+from pcseg.io.ply import PlyHeader, read_ply, write_colored_ply, write_ply, write_ply_chunks
 
 READERS: dict[str, Callable[..., Cloud]] = {
     ".ply": read_ply, ".pcd": read_pcd, ".las": read_las, ".laz": read_las, ".npy": read_npy,
@@ -81,4 +83,4 @@ def read_cloud(path: str | os.PathLike, labels: str | os.PathLike | None = None,
 __all__ = ["read_cloud", "read_ply", "read_pcd", "read_las", "read_npy", "read_kitti_bin", "read_kitti_label",
            "read_labels", "find_kitti_labels", "write_ply", "write_ply_chunks", "write_labels",
            "write_labels_chunks", "write_npy", "write_colored_ply", "lzf_decompress",
-           "READERS"]
+           "READERS", "NPY_COLUMNS", "FLOAT32_SAFE", "HEADER_LIMIT", "FieldMap", "PlyHeader", "LABEL_FORMATS"]
