@@ -33,6 +33,8 @@ VIEW_MAX_POINTS = 1_000_000
 # range image channel names when an image has 5 channels, the order of pcseg.range.projection.KITTI_CHANNELS
 # (repeated here because importing that module imports torch)
 RANGE_CHANNELS_5 = ("range", "x", "y", "z", "remission")
+# smallest --side-by-side picture whose captions and 20-class legend leave room for the panels
+SIDE_BY_SIDE_MIN = (300, 200)
 
 
 @dataclass
@@ -242,6 +244,9 @@ def _size(args: argparse.Namespace, side_by_side: bool) -> tuple[int, int]:
     width, height = int(size[0]), int(size[1])
     if not (32 <= width <= 16384 and 32 <= height <= 16384):
         raise PcsegError(None, f"--size {width} {height}: width and height must be within 32..16384")
+    if side_by_side and (width < SIDE_BY_SIDE_MIN[0] or height < SIDE_BY_SIDE_MIN[1]):
+        raise PcsegError(None, f"--size {width} {height}: --side-by-side needs at least "
+                               f"{SIDE_BY_SIDE_MIN[0]}x{SIDE_BY_SIDE_MIN[1]} (three panels, captions and a legend)")
     return width, height
 
 

@@ -341,7 +341,10 @@ def render_cloud(coord: np.ndarray, colors: np.ndarray, out_png: str | os.PathLi
     right = width
     if legend:
         font_l, _, legend_w, legend_h = legend_layout(legend, width // 3, height - top, font)
-        right = width - legend_w
+        if legend_w > width // 2:   # a picture too small for its legend (legend_layout's minimum font): points only
+            legend = None
+        else:
+            right = width - legend_w
     panel = render_panel(coord, colors, (right, height - top), view, renderer)
     canvas[top:, :right] = panel
     if legend:
