@@ -93,19 +93,26 @@ def label_path(out: Path, stem: str, classes: ClassSet) -> Path:
 
 
 def write_stream_outputs(out: Path, stem: str, stream: CloudStream, pred: np.ndarray, classes: ClassSet,
-                         confusion: ConfusionMatrix | None = None) -> None:
+                         confusion: ConfusionMatrix | None = None) -> bool:
     """write_outputs for a cloud read in chunks: the same two files, written chunk by chunk. ``confusion``,
-    when given, is updated with each chunk's own labels on the way (no second pass over the file).
+    when given, is updated with each chunk's own labels on the way (no second pass over the file); returns
+    False when those labels are not classes of ``classes`` (then they are not scored).
 
     Shapes: pred (stream.n,) int.
     """
     from pcseg.io.files import write_labels_chunks, write_ply_chunks
 
+    fits = [True]
+
     def coloured() -> Iterator[Cloud]:
         for first, chunk in stream.chunks():
             labels = pred[first:first + len(chunk)]
-            if confusion is not None and chunk.label is not None:
-                confusion.update(labels.astype(np.int64), np.asarray(chunk.label))
+            if confusion is not None and chunk.label is not None and fits[0]:
+                own = np.asarray(chunk.label)
+                if len(own) and own.max() >= confusion.num_classes:
+                    fits[0] = False                   # labels of another class set: not scored
+                else:
+                    confusion.update(labels.astype(np.int64), own)
             yield Cloud(chunk.coord, color=classes.colorize(labels), label=labels)
 
     out.mkdir(parents=True, exist_ok=True)
@@ -113,6 +120,7 @@ def write_stream_outputs(out: Path, stem: str, stream: CloudStream, pred: np.nda
     write_labels_chunks(label_path(out, stem, classes), len(pred),
                         (pred[i:i + step] for i in range(0, len(pred), step)), classes)
     write_ply_chunks(out / f"{stem}.ply", len(pred), coloured())
+    return fits[0]
 
 
 def _segment_stream(model: torch.nn.Module, stream: CloudStream, cfg: Config, device: torch.device, out: Path,
@@ -123,7 +131,8 @@ def _segment_stream(model: torch.nn.Module, stream: CloudStream, cfg: Config, de
 
     pred = predict_stream(model, stream, cfg, device, tile_points=tile_points, show_progress=show_progress)
     cm = ConfusionMatrix(classes.num_classes, class_names=list(classes.names)) if stream.has_label else None
-    write_stream_outputs(out, stem, stream, pred, classes, cm)
+    if not write_stream_outputs(out, stem, stream, pred, classes, cm):
+        return stream.n, f", its own labels are not {classes.name} classes: not scored"
     if cm is None or not cm.matrix.sum():
         return stream.n, ""
     return stream.n, f", against its own labels mIoU {100 * cm.miou:.1f} OA {100 * cm.oa:.1f}"
@@ -181,12 +190,16 @@ def segment(inputs: list[str | Path], checkpoint: str | Path, out: str | Path, s
             pred = predict_cloud(model, cloud, cfg, device).argmax(dim=1).numpy().astype(np.int64)
             write_outputs(out, stem, cloud, pred, classes)
             note = ""
-            if cloud.label is not None and (np.asarray(cloud.label) >= 0).any():
+            if cloud.label is not None and np.asarray(cloud.label).max() >= classes.num_classes:
+                note = f", its own labels are not {classes.name} classes: not scored"
+            elif cloud.label is not None and (np.asarray(cloud.label) >= 0).any():
                 cm = ConfusionMatrix(classes.num_classes, class_names=list(classes.names))
                 cm.update(pred, np.asarray(cloud.label))
                 note = f", against its own labels mIoU {100 * cm.miou:.1f} OA {100 * cm.oa:.1f}"
             bar.write(f"{path}: {len(cloud):,} points -> {out / stem}.*{note}", file=sys.stderr)
         except PcsegError as exc:
+            if exc.where is None:           # a problem of this input found past the reader (e.g. its extent)
+                exc = PcsegError(path, exc.problem)
             failed += 1
             bar.write(f"pcseg: error: {exc}", file=sys.stderr)
     bar.close()

@@ -75,3 +75,19 @@ def test_segment_batch_size_changes_memory_not_labels(trained, tmp_path, capsys)
     np.testing.assert_array_equal(np.load(tmp_path / "a" / "room.npy"), np.load(tmp_path / "b" / "room.npy"))
     assert main([*args, "--out", str(tmp_path / "c"), "--batch-size", "0"]) == 2
     assert "--batch-size must be >= 1" in capsys.readouterr().err
+
+
+def test_segment_own_labels_of_another_class_set_and_absurd_extent(trained, tmp_path, capsys):
+    ckpt = trained["a"] / "last.pt"
+    rng = np.random.default_rng(0)
+    scan = np.column_stack([rng.random((300, 4)), np.full(300, 99.0)]).astype(np.float32)   # xyz i label
+    np.save(tmp_path / "raw_ids.npy", scan)
+    np.save(tmp_path / "huge.npy", np.array([[1e38, 1e38, 0], [-1e38, -1e38, 0], [0, 0, 0]], np.float32))
+    for tile in (2_000_000, 100):                       # whole and in tiles
+        assert segment([tmp_path / "raw_ids.npy", tmp_path / "huge.npy"], ckpt, tmp_path / f"o{tile}",
+                       show_progress=False, tile_points=tile) == 1
+        err = capsys.readouterr().err
+        assert "raw_ids.npy" in err and "not scored" in err
+        assert "huge.npy: the cloud spans" in err and "Traceback" not in err
+        assert len(np.load(tmp_path / f"o{tile}" / "raw_ids.npy")) == 300
+        assert not list((tmp_path / f"o{tile}").glob("huge*"))
