@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from pcseg.errors import PcsegError
+from pcseg.utils import output_dir
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 TRAIN_AREA, TEST_AREA = 1, 5
@@ -85,8 +86,10 @@ def run_model(short: str, config: Path, cache: Path, out: Path, seed: int) -> di
     """Train + evaluate one demo model; returns its summary row."""
     from pcseg.config import load_config
     from pcseg.engine.data import class_set, family, val_clouds
-    from pcseg.engine.evaluate import evaluate, write_colored_ply
-    from pcseg.engine.train import call_vis, train
+    from pcseg.engine.evaluate import evaluate
+    from pcseg.io.ply import write_colored_ply
+    from pcseg.engine.reporting import call_vis
+    from pcseg.engine.train import train
 
     model_dir = out / short
     run_dir = model_dir / "run"
@@ -209,7 +212,7 @@ def demo(out: str | Path = "demo_out", models: list[str] | None = None, seed: in
     t_start = time.time()
     out = Path(out)
     chosen = demo_configs(models, Path(config_dir))
-    out.mkdir(parents=True, exist_ok=True)
+    output_dir(out)
     cache = prepare_data(out / "data", seed, points_per_room)
     rows = []
     for short, config in chosen:
