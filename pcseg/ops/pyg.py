@@ -70,8 +70,8 @@ def _check_pos(*tensors: torch.Tensor) -> None:
 
 
 def _neighbours(x: torch.Tensor, y: torch.Tensor, k: int, r: float | None, batch_x: torch.Tensor | None,
-                batch_y: torch.Tensor | None, batch_size: int | None) -> torch.Tensor:
-    """kNN (r None) or the capped radius search, in PyG's (2, E) [query, point] layout."""
+                batch_y: torch.Tensor | None, batch_size: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """kNN (r None) or the capped radius search: (query rows in y, point rows in x), query by query."""
     _check_pos(x, y)
     if k < 1:
         raise ValueError(f"k / max_num_neighbors must be >= 1, got {k}")
@@ -91,23 +91,32 @@ def _neighbours(x: torch.Tensor, y: torch.Tensor, k: int, r: float | None, batch
         q = y[y_off:y_off + b * m].reshape(b, m, 3)
         ref = x[x_off:x_off + b * n].reshape(b, n, 3)
         kk = min(k, n)
-        if r is None:
-            _, idx = neighbors.knn(q, ref, kk)
-        else:
-            idx, count = neighbors.ring_query(q, ref, 0.0, r, kk)
-        base = torch.arange(b, device=idx.device)
-        col = idx + (base * n + x_off).view(b, 1, 1)
-        row = (torch.arange(m, device=idx.device).view(1, m, 1) + (base * m + y_off).view(b, 1, 1)).expand_as(idx)
+        # query -> global row in y; neighbour -> global row in x (its example's first point + its index)
         if r is None:                                         # every slot is a neighbour
-            rows.append(row.reshape(-1))
-            cols.append(col.reshape(-1))
+            _, idx = neighbors.knn(q, ref, kk)
+            if b > 1 or x_off:
+                idx.add_((torch.arange(b, device=idx.device) * n + x_off).view(b, 1, 1))
+            rows.append(torch.arange(y_off, y_off + b * m, device=idx.device).view(-1, 1).expand(-1, kk).reshape(-1))
+            cols.append(idx.reshape(-1))
         else:                                                 # slots beyond count repeat the nearest
-            valid = torch.arange(kk, device=idx.device) < count[..., None]
-            rows.append(row[valid])
-            cols.append(col[valid])
+            idx, count = neighbors.ring_query(q, ref, 0.0, r, kk)
+            slot = (torch.arange(kk, device=idx.device) < count.reshape(-1, 1)).reshape(-1).nonzero().squeeze(1)
+            query = slot // kk
+            rows.append(query + y_off)
+            cols.append(idx.reshape(-1)[slot] + (query // m) * n + x_off)
     if not rows:
-        return torch.empty(2, 0, dtype=torch.long, device=device)
-    return torch.stack([torch.cat(rows), torch.cat(cols)]).to(device)
+        empty = torch.empty(0, dtype=torch.long, device=device)
+        return empty, empty
+    if len(rows) == 1:
+        return rows[0].to(device), cols[0].to(device)
+    return torch.cat(rows).to(device), torch.cat(cols).to(device)
+
+
+def _check_flow(flow: str, cosine: bool = False) -> None:
+    if flow not in FLOWS:
+        raise ValueError(f"flow must be one of {FLOWS}, got {flow!r}")
+    if cosine:
+        raise NotImplementedError("pcseg.ops.pyg: cosine distance is not supported")
 
 
 def knn(x: torch.Tensor, y: torch.Tensor, k: int, batch_x: torch.Tensor | None = None,
@@ -121,9 +130,8 @@ def knn(x: torch.Tensor, y: torch.Tensor, k: int, batch_x: torch.Tensor | None =
     Shapes: x (N, 3), y (M, 3), batch_x (N,), batch_y (M,) -> edge_index (2, E) int64, row 0 into y,
     row 1 into x, E = M * k when every example holds at least k points.
     """
-    if cosine:
-        raise NotImplementedError("pcseg.ops.pyg.knn: cosine distance is not supported")
-    return _neighbours(x, y, int(k), None, batch_x, batch_y, batch_size)
+    _check_flow(FLOWS[0], cosine)
+    return torch.stack(_neighbours(x, y, int(k), None, batch_x, batch_y, batch_size))
 
 
 def radius(x: torch.Tensor, y: torch.Tensor, r: float, batch_x: torch.Tensor | None = None,
@@ -136,19 +144,18 @@ def radius(x: torch.Tensor, y: torch.Tensor, r: float, batch_x: torch.Tensor | N
     """
     if not r > 0:
         raise ValueError(f"radius: r must be > 0, got {r}")
-    return _neighbours(x, y, int(max_num_neighbors), float(r), batch_x, batch_y, batch_size)
+    return torch.stack(_neighbours(x, y, int(max_num_neighbors), float(r), batch_x, batch_y, batch_size))
 
 
-def _graph(edge: torch.Tensor, loop: bool, flow: str) -> torch.Tensor:
-    if flow not in FLOWS:
-        raise ValueError(f"flow must be one of {FLOWS}, got {flow!r}")
-    centre, neighbour = edge[0], edge[1]
-    if not loop:
-        keep = centre != neighbour
-        centre, neighbour = centre[keep], neighbour[keep]
-    if flow == "source_to_target":
-        return torch.stack([neighbour, centre])
-    return torch.stack([centre, neighbour])
+def _graph(centre: torch.Tensor, neighbour: torch.Tensor, loop: bool, flow: str) -> torch.Tensor:
+    first, second = (neighbour, centre) if flow == "source_to_target" else (centre, neighbour)
+    if loop:
+        return torch.stack([first, second])
+    keep = (centre != neighbour).nonzero().squeeze(1)
+    out = torch.empty(2, len(keep), dtype=centre.dtype, device=centre.device)
+    torch.index_select(first, 0, keep, out=out[0])         # written in place: no second copy of the edges
+    torch.index_select(second, 0, keep, out=out[1])
+    return out
 
 
 def knn_graph(x: torch.Tensor, k: int, batch: torch.Tensor | None = None, loop: bool = False,
@@ -159,8 +166,8 @@ def knn_graph(x: torch.Tensor, k: int, batch: torch.Tensor | None = None, loop: 
 
     Shapes: x (N, 3), batch (N,) -> edge_index (2, E) int64.
     """
-    edge = knn(x, x, int(k) if loop else int(k) + 1, batch, batch, cosine, num_workers, batch_size)
-    return _graph(edge, loop, flow)
+    _check_flow(flow, cosine)
+    return _graph(*_neighbours(x, x, int(k) if loop else int(k) + 1, None, batch, batch, batch_size), loop, flow)
 
 
 def radius_graph(x: torch.Tensor, r: float, batch: torch.Tensor | None = None, loop: bool = False,
@@ -170,8 +177,11 @@ def radius_graph(x: torch.Tensor, r: float, batch: torch.Tensor | None = None, l
 
     Shapes: x (N, 3), batch (N,) -> edge_index (2, E) int64.
     """
+    _check_flow(flow)
+    if not r > 0:
+        raise ValueError(f"radius_graph: r must be > 0, got {r}")
     cap = int(max_num_neighbors) if loop else int(max_num_neighbors) + 1
-    return _graph(radius(x, x, r, batch, batch, cap, num_workers, batch_size), loop, flow)
+    return _graph(*_neighbours(x, x, cap, float(r), batch, batch, batch_size), loop, flow)
 
 
 def fps(x: torch.Tensor, batch: torch.Tensor | None = None, ratio: float = 0.5, random_start: bool = True,
@@ -209,7 +219,7 @@ def knn_interpolate(x: torch.Tensor, pos_x: torch.Tensor, pos_y: torch.Tensor,
     Shapes: x (N, C), pos_x (N, 3), pos_y (M, 3) -> (M, C).
     """
     with torch.no_grad():
-        y_idx, x_idx = knn(pos_x, pos_y, k, batch_x, batch_y)
+        y_idx, x_idx = _neighbours(pos_x, pos_y, int(k), None, batch_x, batch_y, None)
         diff = pos_x[x_idx] - pos_y[y_idx]
         w = 1.0 / (diff * diff).sum(-1, keepdim=True).clamp_min(1e-16)
     m = pos_y.shape[0]
