@@ -6,28 +6,14 @@ pytest.importorskip("torch_geometric")
 from pcseg.models import create_model, model_family  # noqa: E402
 from pcseg.models.point_transformer import PointTransformerSeg  # noqa: E402
 
-from tests.models.gradcheck import assert_every_parameter_learns  # noqa: E402
+from tests.models.gradcheck import assert_every_parameter_learns, random_blocks, settle_batch_norm  # noqa: E402
 
 SMALL = {"width": 0.25, "blocks": (1, 1, 1, 1, 1)}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def blocks(b=2, n=256, c=9, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    coord = torch.rand(b, n, 3, generator=g)
-    return torch.cat([coord.transpose(1, 2), torch.rand(b, c - 3, n, generator=g)], 1), coord
-
-
 def test_output_shape_and_reference_sizes():
     model = PointTransformerSeg(num_classes=13)
-    feats, coord = blocks(1, 512)
+    feats, coord = random_blocks(1, 512)
     with torch.no_grad():
         assert model.eval()(feats, coord).shape == (1, 13, 512)
     # hszhao/point-transformer pointtransformer_seg_repro: 32..512 channels, 2-3-4-6-3 blocks
@@ -39,7 +25,7 @@ def test_output_shape_and_reference_sizes():
 def test_every_parameter_gets_a_gradient_and_no_nan():
     torch.manual_seed(0)
     model = PointTransformerSeg(num_classes=4, **SMALL)
-    feats, coord = blocks(2, 300)
+    feats, coord = random_blocks(2, 300)
     logits = model(feats, coord)
     assert logits.shape == (2, 4, 300) and torch.isfinite(logits).all()
     loss = torch.nn.functional.cross_entropy(logits, torch.randint(0, 4, (2, 300)))
@@ -48,11 +34,9 @@ def test_every_parameter_gets_a_gradient_and_no_nan():
 
 def test_deterministic_and_blocks_are_independent_in_eval():
     torch.manual_seed(1)
-    model = PointTransformerSeg(num_classes=5, **SMALL)
-    for s in range(2):
-        model(*blocks(3, 128, seed=s))
-    model.eval()
-    feats, coord = blocks(2, 128, seed=7)
+    model = settle_batch_norm(PointTransformerSeg(num_classes=5, **SMALL),
+                              [random_blocks(3, 128, seed=s) for s in range(2)])
+    feats, coord = random_blocks(2, 128, seed=7)
     with torch.no_grad():
         out = model(feats, coord)
         assert torch.equal(out, model(feats, coord))
@@ -66,7 +50,7 @@ def test_blocks_smaller_than_the_neighbourhoods_work():
     # 40 points: the coarsest stage holds 1 point, fewer than k = 16
     model = PointTransformerSeg(num_classes=3, **SMALL).eval()
     with torch.no_grad():
-        out = model(*blocks(2, 40))
+        out = model(*random_blocks(2, 40))
     assert out.shape == (2, 3, 40) and torch.isfinite(out).all()
 
 

@@ -6,26 +6,12 @@ pytest.importorskip("torch_geometric")
 from pcseg.models import create_model, model_family  # noqa: E402
 from pcseg.models.pointnet2 import PointNet2Seg  # noqa: E402
 
-from tests.models.gradcheck import assert_every_parameter_learns  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def blocks(b=2, n=256, c=9, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    coord = torch.rand(b, n, 3, generator=g)
-    return torch.cat([coord.transpose(1, 2), torch.rand(b, c - 3, n, generator=g)], 1), coord
+from tests.models.gradcheck import assert_every_parameter_learns, random_blocks, settle_batch_norm  # noqa: E402
 
 
 def test_output_shape_and_reference_sizes():
     model = PointNet2Seg(num_classes=13)
-    feats, coord = blocks()
+    feats, coord = random_blocks()
     assert model(feats, coord).shape == (2, 13, 256)
     # charlesq34/pointnet2 pointnet2_sem_seg.py: radii 0.1-0.8, 32 neighbours, SA widths ending 64..512
     assert [sa.r for sa in model.sa] == [0.1, 0.2, 0.4, 0.8] and all(sa.k == 32 for sa in model.sa)
@@ -38,7 +24,7 @@ def test_output_shape_and_reference_sizes():
 def test_every_parameter_gets_a_gradient_and_no_nan():
     torch.manual_seed(0)
     model = PointNet2Seg(num_classes=4, width=0.25)
-    feats, coord = blocks(3, 200)
+    feats, coord = random_blocks(3, 200)
     logits = model(feats, coord)
     assert logits.shape == (3, 4, 200) and torch.isfinite(logits).all()
     loss = torch.nn.functional.cross_entropy(logits, torch.randint(0, 4, (3, 200)))
@@ -47,12 +33,9 @@ def test_every_parameter_gets_a_gradient_and_no_nan():
 
 def test_deterministic_and_blocks_are_independent_in_eval():
     torch.manual_seed(1)
-    model = PointNet2Seg(num_classes=5, width=0.25)
-    model.train()
-    for s in range(2):
-        model(*blocks(4, 128, seed=s))
-    model.eval()
-    feats, coord = blocks(2, 128, seed=7)
+    model = settle_batch_norm(PointNet2Seg(num_classes=5, width=0.25),
+                              [random_blocks(4, 128, seed=s) for s in range(2)])
+    feats, coord = random_blocks(2, 128, seed=7)
     with torch.no_grad():
         out = model(feats, coord)
         assert torch.equal(out, model(feats, coord))
@@ -70,7 +53,7 @@ def test_training_is_reproducible_with_a_seed():
         model = PointNet2Seg(num_classes=3, width=0.25)
         opt = torch.optim.SGD(model.parameters(), lr=0.1)
         for s in range(2):
-            feats, coord = blocks(2, 128, seed=s)
+            feats, coord = random_blocks(2, 128, seed=s)
             loss = torch.nn.functional.cross_entropy(model(feats, coord), torch.randint(0, 3, (2, 128)))
             opt.zero_grad()
             loss.backward()
