@@ -4,9 +4,10 @@
 2. prepare them into the cache DIR/data/cache (pcseg.data.prepare),
 3. for each demo model (the ``configs/demo_*.yaml`` files present but the OPT_IN ones; ``--models`` picks
    some by model name or file stem, e.g. ``pointnet``, ``range_unet`` or ``pointnet2``): train on Area 1
-   (run folder DIR/<model>/run), evaluate on every point of the held-out Area 5 with the last checkpoint (DIR/<model>/metrics.json, classes.txt,
-   predictions/), and write one predicted room as DIR/<model>/<room>_pred.ply plus a rendered
-   prediction | ground truth | errors picture DIR/<model>/<room>_pred.png,
+   (run folder DIR/<model>/run), evaluate on every point of the held-out Area 5 with the last checkpoint
+   (DIR/<model>/metrics.json, classes.txt, predictions/), and write one predicted room as
+   DIR/<model>/<room>_pred.ply plus a rendered prediction | ground truth | errors picture
+   DIR/<model>/<room>_pred.png,
 4. DIR/summary.md: a table (model, mIoU, OA, mAcc, train time, points) with the pictures.
 
 Each model's config is used as written except for the paths, the areas (train 1, test 5), the seed and

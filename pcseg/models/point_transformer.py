@@ -50,7 +50,8 @@ class GroupedAttention(nn.Module):
         self.groups = groups if channels % groups == 0 else 1
         inner = channels // self.groups
         self.net = nn.Sequential(nn.BatchNorm1d(channels), nn.ReLU(inplace=True),
-                                 nn.Linear(channels, inner, bias=False), nn.BatchNorm1d(inner), nn.ReLU(inplace=True), nn.Linear(inner, inner))
+                                 nn.Linear(channels, inner, bias=False), nn.BatchNorm1d(inner),
+                                 nn.ReLU(inplace=True), nn.Linear(inner, inner))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x).repeat_interleave(self.groups, dim=1)
