@@ -116,7 +116,8 @@ def _parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("demo", help="the embedded default, end to end (synthetic rooms, train, eval)")
     s.add_argument("--out", default="demo_out")
-    s.add_argument("--models", nargs="+", default=None, help="models to run (default: all demo models)")
+    s.add_argument("--models", nargs="+", default=None,
+                   help="models to run (default: every demo model but pointnet2 and point_transformer)")
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(handler="pcseg.engine.demo:cli")
     return p

@@ -19,8 +19,9 @@ Verification: onnxruntime and PyTorch run the same inputs (two batches of differ
 two block sizes); the predicted labels must agree on at least 99.9 % of points and the logits within
 ``ATOL``. The figures are printed; a failed check is exit 2 and leaves no file.
 
-A-CNN cannot be exported yet: its farthest-point sampling, ring queries and neighbour ordering are
-data-dependent loops run by compiled kernels (pcseg.ops) that the tracer cannot follow.
+A-CNN, PointNet++ and Point Transformer cannot be exported yet: their farthest-point sampling, ring queries,
+neighbour ordering and graph building are data-dependent loops run by compiled kernels (pcseg.ops) that the
+tracer cannot follow.
 """
 
 from __future__ import annotations
@@ -45,6 +46,10 @@ MIN_AGREEMENT = 0.999  # share of points whose predicted label must agree
 UNEXPORTABLE = {
     "acnn": "farthest-point sampling, ring queries and neighbour ordering are data-dependent loops in compiled "
             "kernels (pcseg.ops) with no ONNX form",
+    "pointnet2": "farthest-point sampling and radius / kNN graphs are built by compiled kernels (pcseg.ops.pyg) "
+                 "with no ONNX form",
+    "point_transformer": "farthest-point sampling and kNN graphs are built by compiled kernels "
+                         "(pcseg.ops.pyg) with no ONNX form",
 }
 
 
