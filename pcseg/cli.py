@@ -101,9 +101,11 @@ def _parser() -> argparse.ArgumentParser:
         s.add_argument("--classes", choices=("s3dis", "semantickitti"), default=None,
                        help="class set of the labels (default: semantickitti for .label/.bin, else s3dis)")
         s.add_argument("--label-format", choices=("index", "learning", "raw"), default=None,
-                       help="what label values mean: index = pcseg class index (-1 ignore; default for .npy), "
-                            "learning = SemanticKITTI learning ids 0..19 with 0 unlabeled (Open3D-ML, "
-                            "mmdetection3d .npy), raw = raw SemanticKITTI ids (default for .label)")
+                       help="integers in .npy label files: index = pcseg class indices, -1 = ignore (default; "
+                            "what segment writes); learning = learning ids 0..K, 0 = unlabeled (SemanticKITTI as "
+                            "Open3D-ML / mmdetection3d store it); raw = raw SemanticKITTI ids (.label is always raw)")
+        s.add_argument("--point-dims", type=int, default=None, metavar="N",
+                       help="floats per point of a headerless .bin INPUT (see `pcseg segment --help`)")
         if name == "render":
             s.add_argument("--out", required=True)
             s.add_argument("--view", choices=("top", "oblique"), default="oblique")
@@ -114,10 +116,30 @@ def _parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("demo", help="the embedded default, end to end (synthetic rooms, train, eval)")
     s.add_argument("--out", default="demo_out")
-    s.add_argument("--models", nargs="+", default=None, help="models to run (default: all demo models)")
+    s.add_argument("--models", nargs="+", default=None,
+                   help="models to run (default: every demo model but pointnet2 and point_transformer)")
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(handler="pcseg.engine.demo:cli")
     return p
+
+
+# commands that write into the folder named by --out / OUT, and those that write one file there
+_FOLDER_OUTPUTS = ("synth", "prepare", "segment", "eval", "demo")
+_FILE_OUTPUTS = ("render",)
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Refuse an output the command could not write (an existing file where a folder is wanted, a folder
+    where a file is wanted, an unwritable place) before any work starts; nothing is created here."""
+    from pcseg.utils import check_output_dir, check_output_file
+
+    out = getattr(args, "out", None)
+    if out is None:
+        return
+    if args.command in _FOLDER_OUTPUTS:
+        check_output_dir(out)
+    elif args.command in _FILE_OUTPUTS:
+        check_output_file(out)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -131,15 +153,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     module, func = args.handler.split(":")
     try:
+        _check_outputs(args)
         handler = getattr(importlib.import_module(module), func)
         return int(handler(args) or 0)
     except PcsegError as exc:
         print(f"pcseg: error: {exc}", file=sys.stderr)
         return 2
-    except OSError as exc:
-        # an output path that exists as a file, a folder that cannot be created, no permission, a full disk:
-        # one line naming the path, never a traceback
-        where = exc.filename if exc.filename is not None else "output"
+    except OSError as exc:  # the system refused a read or write (permissions, full disk, a vanished file)
+        where = exc.filename if exc.filename is not None else args.command
         print(f"pcseg: error: {where}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

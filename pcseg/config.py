@@ -178,28 +178,49 @@ def _fill(cls: type, data: Any, where: str, prefix: str) -> Any:
     return cls(**values)
 
 
+# Value ranges checked after type checking, before any data is read: (section.key, test, what it must be).
+# ``not (v > 0)`` style tests also refuse NaN.
+_RANGES: tuple[tuple[str, Any, str], ...] = (
+    ("train.epochs", lambda v: v >= 1, "at least 1"),
+    ("train.batch_size", lambda v: v >= 1, "at least 1"),
+    ("train.max_steps_per_epoch", lambda v: v is None or v >= 1, "at least 1 (or null for no cap)"),
+    ("train.log_every", lambda v: v >= 1, "at least 1"),
+    ("train.val_every", lambda v: v >= 0, "0 (never) or more"),
+    ("optim.lr", lambda v: 0 < v < float("inf"), "a positive number"),
+    ("optim.weight_decay", lambda v: 0 <= v < float("inf"), "0 or more"),
+    ("optim.momentum", lambda v: 0 <= v < 1, "in [0, 1)"),
+    ("optim.lr_decay_steps", lambda v: v >= 1, "at least 1"),
+    ("optim.lr_decay_rate", lambda v: 0 < v <= 1, "in (0, 1]"),
+    ("optim.min_lr", lambda v: 0 <= v < float("inf"), "0 or more"),
+    ("data.num_points", lambda v: v >= 1, "at least 1"),
+    ("data.block_size", lambda v: 0 < v < float("inf"), "a positive number"),
+    ("data.block_stride", lambda v: 0 < v < float("inf"), "a positive number"),
+    ("data.eval_stride", lambda v: 0 < v < float("inf"), "a positive number"),
+    ("data.min_block_points", lambda v: v >= 0, "0 or more"),
+    ("data.num_workers", lambda v: v >= 0, "0 or more"),
+    ("range.height", lambda v: v >= 1, "at least 1"),
+    ("range.width", lambda v: v >= 1, "at least 1"),
+    ("range.knn_k", lambda v: v >= 1, "at least 1"),
+    ("range.knn_window", lambda v: v >= 1, "at least 1"),
+    ("range.knn_sigma", lambda v: 0 < v < float("inf"), "a positive number"),
+    ("range.knn_cutoff", lambda v: 0 < v < float("inf"), "a positive number"),
+    ("range.viewpoints", lambda v: v >= 1, "at least 1"),
+)
+
+
+def check_ranges(cfg: Config, where: str = "config") -> None:
+    """Refuse values no run can use (``train.epochs=0``, a negative batch size or learning rate...), naming
+    the key. Raises PcsegError."""
+    for key, ok, what in _RANGES:
+        section, name = key.split(".")
+        value = getattr(getattr(cfg, section), name)
+        if not ok(value):
+            raise PcsegError(where, f"{key} must be {what}, got {value!r}")
+
+
 def config_from_dict(data: dict, where: str = "config") -> Config:
-    return check_values(_fill(Config, data, where, ""), where)
-
-
-# numbers that must be positive (> 0) or non-negative (>= 0); a config breaking one is refused before any
-# data is read, naming the key (train.epochs=0 would otherwise "train" nothing and exit 0)
-_POSITIVE = ("data.block_size", "data.block_stride", "data.eval_stride", "data.num_points", "optim.lr",
-             "optim.lr_decay_steps", "optim.lr_decay_rate", "train.epochs", "train.batch_size", "train.log_every",
-             "train.max_steps_per_epoch")
-_NON_NEGATIVE = ("data.min_block_points", "data.num_workers", "optim.weight_decay", "optim.min_lr",
-                 "train.val_every")
-
-
-def check_values(cfg: Config, where: str = "config") -> Config:
-    """Refuse non-positive counts, sizes and rates (PcsegError naming the key); returns ``cfg``."""
-    for keys, ok, word in ((_POSITIVE, lambda v: v > 0, "positive"), (_NON_NEGATIVE, lambda v: v >= 0,
-                                                                       "zero or more")):
-        for key in keys:
-            section, name = key.split(".")
-            value = getattr(getattr(cfg, section), name)
-            if value is not None and not ok(value):
-                raise PcsegError(where, f"{key} must be {word}, got {value}")
+    cfg = _fill(Config, data, where, "")
+    check_ranges(cfg, where)
     return cfg
 
 

@@ -48,5 +48,5 @@ def test_train_with_zero_epochs_fails_before_reading_data(tmp_path, capsys):
     cfg.write_text("data:\n  root: /nonexistent/cache\n")
     assert main(["train", str(cfg), "train.epochs=0", f"train.out={tmp_path / 'run'}"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.endswith("train.epochs must be positive, got 0") and "cache" not in err
+    assert err.endswith("train.epochs must be at least 1, got 0") and "cache" not in err
     assert not (tmp_path / "run").exists()

@@ -3,6 +3,7 @@
     .venv/bin/python tools/bench_ops.py            # the two sizes of the issue, table of best-of-N times
     .venv/bin/python tools/bench_ops.py --quick    # fewer repetitions
     .venv/bin/python tools/bench_ops.py --sweep    # kd-tree leaf sizes of pcseg's kernels
+    .venv/bin/python tools/bench_ops.py --pyg      # pcseg.ops.pyg's PyG-layout wrappers vs the ops they wrap
 
 Sizes: (B=16, N=4096 -> 1024 samples, k=32 neighbours of the samples) and (B=1, N=120,000 -> 4,096,
 k=16). Competitors: Open3D ``open3d.ml.torch.ops`` (``furthest_point_sampling``, ``knn_search``, one batched
@@ -125,16 +126,50 @@ def sweep(repeats: int) -> None:
             print(f"| {b} x {n} | {leaf} | {1000 * res['fps'][0]:.1f} | {1000 * res['knn'][0]:.1f} |")
 
 
+PYG_GOAL = 1.2     # issue 13: a PyG-layout wrapper may cost at most 1.2x the pcseg op it wraps
+
+
+def pyg_overhead(repeats: int) -> None:
+    """pcseg.ops.pyg (stacked points + batch vector in, (2, E) edge_index out) against the batched pcseg op
+    it calls, on the same points: fps, knn_graph (k + 1 neighbours, self pairs dropped) and radius (r = 0.1,
+    at most k neighbours)."""
+    from pcseg.ops import neighbors, pyg, sampling
+
+    rng = np.random.default_rng(0)
+    print(f"\npcseg.ops.pyg wrappers vs the pcseg ops they wrap (goal <= {PYG_GOAL}x)")
+    print("| case | op | pcseg ms | pyg ms | ratio | goal |\n|---|---|---:|---:|---:|---|")
+    for b, n, m, k in CASES:
+        x = torch.from_numpy(rng.random((b, n, 3), dtype=np.float32))
+        flat, batch = x.reshape(-1, 3), torch.arange(b).repeat_interleave(n)
+        centres = x[:, ::n // m][:, :m].contiguous()
+        flat_c, batch_c = centres.reshape(-1, 3), torch.arange(b).repeat_interleave(m)
+        pairs = {
+            "fps": (lambda: sampling.fps(x, m), lambda: pyg.fps(flat, batch, m / n, random_start=False)),
+            f"knn_graph k={k}": (lambda: neighbors.knn(x, x, k + 1), lambda: pyg.knn_graph(flat, k, batch)),
+            f"radius r=0.1 max {k}": (lambda: neighbors.ring_query(centres, x, 0.0, 0.1, k),
+                                      lambda: pyg.radius(flat, flat_c, 0.1, batch, batch_c, max_num_neighbors=k)),
+        }
+        for op, (plain, wrapped) in pairs.items():
+            res = bench({"pcseg": plain, "pyg": wrapped}, repeats)
+            ratio = res["pyg"][0] / res["pcseg"][0]
+            print(f"| B={b} N={n:,} | {op} | {1000 * res['pcseg'][0]:.1f} | {1000 * res['pyg'][0]:.1f} | "
+                  f"{ratio:.2f}x | {'meets' if ratio <= PYG_GOAL else 'MISSES'} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="3 repetitions instead of 10")
     ap.add_argument("--sweep", action="store_true", help="time pcseg's kernels at several kd-tree leaf sizes")
     ap.add_argument("--no-torch", action="store_true", help="skip the (slow) pure PyTorch fallback")
+    ap.add_argument("--pyg", action="store_true", help="time pcseg.ops.pyg against the pcseg ops it wraps")
     args = ap.parse_args()
     repeats = 3 if args.quick else 10
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     if args.sweep:
         sweep(repeats)
+        return
+    if args.pyg:
+        pyg_overhead(repeats)
         return
     rng = np.random.default_rng(0)
     for b, n, m, k in CASES:

@@ -3,6 +3,8 @@
     .venv/bin/python tools/bench_segment.py                    # 10M-point room + 1,000 small scans
     .venv/bin/python tools/bench_segment.py --points 2000000 --scans 200 --threads 2
     .venv/bin/python tools/bench_segment.py --config configs/demo_pointnet.yaml   # the demo-sized PointNet
+    .venv/bin/python tools/bench_segment.py --config configs/demo_pointnet.yaml --las las --points 50000000 \
+        --skip-small --threads 1                                  # a 50M-point LAS through laspy's chunks
 
 Part 1 tiles a synthetic S3DIS room into a grid of rooms until it holds --points points, saves it as one
 (N, 6) xyz+rgb .npy, and runs `pcseg segment` on it with a PointNet checkpoint at the paper configuration
@@ -71,6 +73,26 @@ def big_room(path: Path, points: int, work: Path) -> int:
     return copies * len(base)
 
 
+def room_to_las(npy: Path, las_path: Path, compress: bool = False, chunk: int = 2_000_000) -> None:
+    """Write the (N, 6) xyz rgb room as LAS (point format 2: xyz + 16-bit rgb, mm scale), chunk by chunk so
+    that writing needs little memory; .laz when ``compress``."""
+    import laspy
+
+    room = np.load(npy, mmap_mode="r")
+    header = laspy.LasHeader(point_format=2, version="1.2")
+    header.scales = np.array([0.001, 0.001, 0.001])
+    header.offsets = np.zeros(3)
+    with laspy.open(las_path, mode="w", header=header, do_compress=compress) as writer:
+        for start in range(0, len(room), chunk):
+            part = np.asarray(room[start:start + chunk])
+            rec = laspy.ScaleAwarePointRecord.zeros(len(part), header=header)
+            rec.x, rec.y, rec.z = part[:, 0], part[:, 1], part[:, 2]
+            rgb = np.round(part[:, 3:6] * 65535).astype(np.uint16)
+            rec.red, rec.green, rec.blue = rgb[:, 0], rgb[:, 1], rgb[:, 2]
+            rec.classification = np.full(len(part), 2, np.uint8)
+            writer.write_points(rec)
+
+
 def small_scans(folder: Path, scans: int, seed: int = 0) -> list[Path]:
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
@@ -118,6 +140,10 @@ def main() -> None:
     ap.add_argument("--config", default=str(REPO / "configs" / "s3dis_pointnet.yaml"),
                     help="PointNet config of the big-room run (default: the paper configuration)")
     ap.add_argument("--skip-big", action="store_true")
+    ap.add_argument("--skip-small", action="store_true", help="skip the many-small-scans part")
+    ap.add_argument("--las", choices=("las", "laz"), default=None,
+                    help="write the big room as LAS (uncompressed) or LAZ instead of .npy: read through laspy's "
+                         "chunk iterator")
     ap.add_argument("--batch-size", type=int, default=None, help="passed to segment for the big room")
     ap.add_argument("--tile-points", type=int, default=None,
                     help="passed to segment for the big room (default: segment's; 0: one piece, no tiles)")
@@ -130,26 +156,32 @@ def main() -> None:
             ckpt = work / "pointnet_paper.pt"
             make_checkpoint(ckpt, Path(opts.config))
             n = big_room(work / "big_room.npy", opts.points, work)
+            big = work / "big_room.npy"
+            if opts.las:
+                big = work / f"big_room.{opts.las}"
+                room_to_las(work / "big_room.npy", big, compress=opts.las == "laz")
+                (work / "big_room.npy").unlink()
             tiles = [] if opts.tile_points is None else ["--tile-points", str(opts.tile_points or n + 1)]
             tiles += [] if opts.batch_size is None else ["--batch-size", str(opts.batch_size)]
-            seconds, peak, status, err = run_segment([str(work / "big_room.npy"), "--checkpoint", str(ckpt),
+            seconds, peak, status, err = run_segment([str(big), "--checkpoint", str(ckpt),
                                                       "--out", str(work / "out_big"), *tiles], opts.threads)
             labels = np.load(work / "out_big" / "big_room.npy", mmap_mode="r")
             assert status == 0 and len(labels) == n, (status, err[-2000:])
-            how = "in one piece" if opts.tile_points == 0 else "in tiles"
+            how = ("in one piece" if opts.tile_points == 0 else "in tiles") + (f", .{opts.las}" if opts.las else "")
             how += "" if opts.batch_size is None else f", batch {opts.batch_size}"
             rows.append((f"one room, PointNet {Path(opts.config).stem}", f"{n:,} points {how}", seconds, peak,
                          status))
-        ckpt_small = work / "pointnet_demo.pt"
-        make_checkpoint(ckpt_small, REPO / "configs" / "demo_pointnet.yaml")
-        paths = small_scans(work / "scans", opts.scans)
-        seconds, peak, status, err = run_segment([*map(str, paths), "--checkpoint", str(ckpt_small),
-                                                  "--out", str(work / "out_small")], opts.threads)
-        outputs = len(list((work / "out_small").glob("*.npy")))
-        errors = [line for line in err.splitlines() if line.startswith("pcseg: error:")]
-        assert status == 2 and outputs == opts.scans and len(errors) == 3, (status, outputs, errors)
-        rows.append((f"{opts.scans:,} small scans + 3 broken, one call", f"{outputs:,} labelled, "
-                     f"{len(errors)} errors", seconds, peak, status))
+        if not opts.skip_small:
+            ckpt_small = work / "pointnet_demo.pt"
+            make_checkpoint(ckpt_small, REPO / "configs" / "demo_pointnet.yaml")
+            paths = small_scans(work / "scans", opts.scans)
+            seconds, peak, status, err = run_segment([*map(str, paths), "--checkpoint", str(ckpt_small),
+                                                      "--out", str(work / "out_small")], opts.threads)
+            outputs = len(list((work / "out_small").glob("*.npy")))
+            errors = [line for line in err.splitlines() if line.startswith("pcseg: error:")]
+            assert status == 2 and outputs == opts.scans and len(errors) == 3, (status, outputs, errors)
+            rows.append((f"{opts.scans:,} small scans + 3 broken, one call", f"{outputs:,} labelled, "
+                         f"{len(errors)} errors", seconds, peak, status))
 
     print(f"\n{'case':44s} {'result':34s} {'seconds':>8s} {'peak RSS MB':>12s} {'exit':>5s}")
     for case, result, seconds, peak, status in rows:

@@ -30,6 +30,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from pcseg.errors import PcsegError
 from pcseg.io.cloud import Cloud
 
 FEATURE_CHANNELS = {"xyz": 3, "rgb": 3, "xyz_norm": 3, "normal": 3}
@@ -94,12 +95,20 @@ class Grid:
         return bx0, min(bx1 - 1 + self.span, self.ncx), by0, min(by1 - 1 + self.span, self.ncy)
 
 
+# at most this many stride cells (8 bytes each in the tiling plan): 20 km x 20 km at a 1 m stride
+MAX_GRID_CELLS = 4e8
+
+
 def room_grid(room_min: np.ndarray, room_max: np.ndarray, block_size: float, stride: float) -> Grid:
     """The grid of a room with the given bounds (the number of columns as in the reference, see above)."""
     room_min = np.asarray(room_min, dtype=np.float64)
     room_max = np.asarray(room_max, dtype=np.float64)
     extent = room_max - room_min
     # reference: num_block_x = int(np.ceil((limit[0] - block_size) / stride)) + 1
+    cells = float(np.prod(np.ceil(np.maximum(extent[:2], 0) / stride) + 1))
+    if not np.isfinite(cells) or cells > MAX_GRID_CELLS:
+        raise PcsegError(None, f"the cloud spans {extent[0]:.4g} x {extent[1]:.4g} (x, y), {cells:.3g} cells of "
+                               f"{stride:g}: too many to cut into {block_size:g} blocks (coordinates not in metres?)")
     nbx, nby = (max(1, int(math.ceil((extent[a] - block_size) / stride)) + 1) for a in (0, 1))
     ratio = block_size / stride
     span = max(1, int(math.ceil(ratio - 1e-9)))

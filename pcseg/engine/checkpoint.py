@@ -53,6 +53,8 @@ def load_checkpoint(path: str | os.PathLike, model: str | None = None, num_class
     a mismatch, raises PcsegError naming the file.
     """
     path = Path(path)
+    if path.is_dir():
+        raise PcsegError(path, "is a folder; expected a checkpoint file (.pt)")
     if not path.is_file():
         raise PcsegError(path, "checkpoint not found")
     try:

@@ -33,7 +33,9 @@ import torch
 
 from pcseg.config import Config, load_config
 from pcseg.errors import PcsegError
+from pcseg.utils import output_dir
 from pcseg.io.cloud import Cloud
+from pcseg.io.ply import write_colored_ply  # noqa: F401 - re-exported
 
 
 def score_clouds(model: torch.nn.Module, clouds: list[tuple[str, Callable[[], Cloud]]], cfg: Config,
@@ -70,32 +72,13 @@ def score_clouds(model: torch.nn.Module, clouds: list[tuple[str, Callable[[], Cl
 
 
 def write_prediction(folder: Path, name: str, cloud: Cloud, pred: np.ndarray, class_set: Any) -> None:
-    """``folder/name.npy`` (int64 labels) and ``folder/name.ply`` (coloured by class, when pcseg.io.files
-    is available)."""
+    """``folder/name.npy`` (int64 labels) and ``folder/name.ply`` (coloured by class)."""
     from pcseg.utils import atomic_path
 
     folder.mkdir(parents=True, exist_ok=True)
     with atomic_path(folder / f"{name}.npy") as tmp:
         np.save(tmp, pred.astype(np.int64))
     write_colored_ply(folder / f"{name}.ply", cloud.coord, pred, class_set)
-
-
-_ply_warned = False
-
-
-def write_colored_ply(path: Path, coord: np.ndarray, labels: np.ndarray, class_set: Any) -> bool:
-    """A binary PLY of the points coloured by the class palette, with a ``label`` property."""
-    global _ply_warned
-    try:
-        from pcseg.io.files import write_ply
-    except ImportError as exc:
-        if not _ply_warned:
-            _ply_warned = True
-            print(f"pcseg: warning: pcseg.io.files.write_ply unavailable ({exc}); .ply files skipped",
-                  file=sys.stderr)
-        return False
-    write_ply(path, Cloud(coord, color=class_set.colorize(labels), label=labels))
-    return True
 
 
 def _run_config(cli_cfg: Config, ckpt: dict, path: Path) -> Config:
@@ -117,7 +100,7 @@ def evaluate(cfg: Config, checkpoints: list[str | Path], out: str | Path | None 
     from pcseg.engine.checkpoint import build_model_from_checkpoint, load_checkpoint
     from pcseg.engine.data import class_set, family, val_clouds
     from pcseg.engine.distributed import resolve_device
-    from pcseg.engine.train import call_vis
+    from pcseg.engine.reporting import call_vis
     from pcseg.metrics import ConfusionMatrix
 
     classes = class_set(cfg)
@@ -154,12 +137,12 @@ def evaluate(cfg: Config, checkpoints: list[str | Path], out: str | Path | None 
                 write_prediction(out_dir / "predictions", name, cloud, pred, classes)
 
         total.merge(score_clouds(model, clouds, run_cfg, device, on_cloud, progress=show_progress))
-    from pcseg.engine.train import json_safe
+    from pcseg.engine.reporting import json_safe
 
     metrics = total.to_dict()
     metrics.update(json_safe({"rooms": rooms, "checkpoints": [str(p) for p in paths], "test_areas": areas,
                            "seconds": time.time() - t0}))
-    out_dir.mkdir(parents=True, exist_ok=True)
+    output_dir(out_dir)
     from pcseg.utils import atomic_write_text
 
     atomic_write_text(out_dir / "metrics.json", json.dumps(metrics, indent=1) + "\n")

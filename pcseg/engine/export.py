@@ -19,8 +19,9 @@ Verification: onnxruntime and PyTorch run the same inputs (two batches of differ
 two block sizes); the predicted labels must agree on at least 99.9 % of points and the logits within
 ``ATOL``. The figures are printed; a failed check is exit 2 and leaves no file.
 
-A-CNN cannot be exported yet: its farthest-point sampling, ring queries and neighbour ordering are
-data-dependent loops run by compiled kernels (pcseg.ops) that the tracer cannot follow.
+A-CNN, PointNet++ and Point Transformer cannot be exported yet: their farthest-point sampling, ring queries,
+neighbour ordering and graph building are data-dependent loops run by compiled kernels (pcseg.ops) that the
+tracer cannot follow.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from pcseg.engine.onnx_runtime import need_onnx, session
 from pcseg.errors import PcsegError
 
 OPSET = 17
@@ -44,31 +46,11 @@ MIN_AGREEMENT = 0.999  # share of points whose predicted label must agree
 UNEXPORTABLE = {
     "acnn": "farthest-point sampling, ring queries and neighbour ordering are data-dependent loops in compiled "
             "kernels (pcseg.ops) with no ONNX form",
+    "pointnet2": "farthest-point sampling and radius / kNN graphs are built by compiled kernels (pcseg.ops.pyg) "
+                 "with no ONNX form",
+    "point_transformer": "farthest-point sampling and kNN graphs are built by compiled kernels "
+                         "(pcseg.ops.pyg) with no ONNX form",
 }
-
-
-def _need_onnx() -> tuple[Any, Any]:
-    try:
-        import onnx
-        import onnxruntime
-    except ImportError:
-        raise PcsegError("onnx", "ONNX export and the onnx runtime need the optional packages: "
-                                 "pip install 'pcseg[onnx]' (onnx, onnxruntime)") from None
-    return onnx, onnxruntime
-
-
-def session(path: str | Path, threads: int | None = None) -> Any:
-    """An onnxruntime CPU session (``threads`` intra-op threads; default torch's setting)."""
-    import torch
-
-    _, ort = _need_onnx()
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = int(threads or torch.get_num_threads())
-    opts.inter_op_num_threads = 1
-    try:
-        return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
-    except Exception as exc:   # onnxruntime raises its own exception types for unreadable files
-        raise PcsegError(path, f"not a readable ONNX model ({str(exc).splitlines()[0][:200]})") from None
 
 
 def _example_inputs(family: str, cfg: Any, in_channels: int, batch: int, points: int) -> dict[str, np.ndarray]:
@@ -128,7 +110,7 @@ def export(checkpoint: str | Path, out: str | Path, opset: int = OPSET, points: 
     from pcseg.engine.predict import load_for_inference
     from pcseg.utils import atomic_path
 
-    onnx, _ = _need_onnx()
+    onnx, _ = need_onnx()
     out = Path(out)
     if out.is_dir():
         raise PcsegError(out, "is a folder; --out names the .onnx file to write")

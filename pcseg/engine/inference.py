@@ -21,6 +21,7 @@ import torch
 from pcseg.config import Config
 from pcseg.errors import PcsegError
 from pcseg.io.cloud import Cloud
+from pcseg.ops.interpolate import fill_from_nearest
 
 
 def prepare_inputs(cloud: Cloud, features: list[str] | tuple[str, ...], where: str = "input") -> Cloud:
@@ -107,22 +108,6 @@ def accumulate_scores(model: torch.nn.Module, blocks: Iterable[dict[str, np.ndar
     if scores is None:
         raise PcsegError(where, "no evaluation blocks were produced")
     return scores, counts
-
-
-def fill_from_nearest(coord: np.ndarray, scores: torch.Tensor, covered: np.ndarray) -> torch.Tensor:
-    """Give every uncovered point the scores of its nearest covered point.
-
-    Shapes: coord (N, 3), scores (N, K), covered (N,) bool -> scores (N, K) (modified in place).
-    """
-    from scipy.spatial import cKDTree
-
-    if not covered.any():
-        raise PcsegError("input", "no point of the cloud was covered by an evaluation block")
-    src = np.flatnonzero(covered)
-    dst = np.flatnonzero(~covered)
-    _, nearest = cKDTree(coord[src]).query(coord[dst], k=1, workers=-1)
-    scores[torch.from_numpy(dst)] = scores[torch.from_numpy(src[nearest])]
-    return scores
 
 
 __all__ = ["predict_cloud", "accumulate_scores", "fill_from_nearest", "prepare_inputs"]

@@ -21,13 +21,33 @@ import torch
 from pcseg.errors import PcsegError
 
 
+def need_onnx() -> tuple[Any, Any]:
+    try:
+        import onnx
+        import onnxruntime
+    except ImportError:
+        raise PcsegError("onnx", "ONNX export and the onnx runtime need the optional packages: "
+                                 "pip install 'pcseg[onnx]' (onnx, onnxruntime)") from None
+    return onnx, onnxruntime
+
+
+def session(path: str | Path, threads: int | None = None) -> Any:
+    """An onnxruntime CPU session (``threads`` intra-op threads; default torch's setting)."""
+    _, ort = need_onnx()
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = int(threads or torch.get_num_threads())
+    opts.inter_op_num_threads = 1
+    try:
+        return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:   # onnxruntime raises its own exception types for unreadable files
+        raise PcsegError(path, f"not a readable ONNX model ({str(exc).splitlines()[0][:200]})") from None
+
+
 class OnnxNetwork(torch.nn.Module):
     """An onnxruntime session behind the torch Module interface pcseg's inference code calls."""
 
     def __init__(self, path: str | Path, threads: int | None = None) -> None:
         super().__init__()
-        from pcseg.engine.export import session
-
         self.path = Path(path)
         if not self.path.is_file():
             raise PcsegError(self.path, "ONNX file not found")
@@ -55,4 +75,4 @@ class OnnxNetwork(torch.nn.Module):
         return f"path={str(self.path)!r}, inputs={self.input_names}"
 
 
-__all__ = ["OnnxNetwork"]
+__all__ = ["OnnxNetwork", "session", "need_onnx"]

@@ -29,6 +29,7 @@ import numpy as np
 
 from pcseg.classes import ClassSet, get_class_set
 from pcseg.errors import PcsegError
+from pcseg.utils import output_dir
 from pcseg.io.cloud import Cloud
 from pcseg.io.stream import CloudStream
 
@@ -40,8 +41,8 @@ if TYPE_CHECKING:
 
 
 def read_input(path: str | Path, point_dims: int | None = None) -> Cloud:
-    """Any supported input -> Cloud (labels when the input carries them); ``point_dims``: the float32
-    columns of a headerless .bin (pcseg.io.files.BIN_LAYOUTS)."""
+    """Any supported input -> Cloud (labels when the input carries them); ``point_dims``: floats per point
+    of a headerless ``.bin`` (pcseg.io.kitti_bin)."""
     path = Path(path)
     if path.is_dir():
         if (path / "coord.npy").is_file():
@@ -73,7 +74,7 @@ def _read_cache_room(room: Path) -> Cloud:
 
 def write_outputs(out: Path, stem: str, cloud: Cloud, pred: np.ndarray, classes: ClassSet) -> list[Path]:
     """Write the label file and the coloured .ply for one input; returns the written paths."""
-    from pcseg.engine.evaluate import write_colored_ply
+    from pcseg.io.ply import write_colored_ply
     from pcseg.io.files import write_labels
 
     out.mkdir(parents=True, exist_ok=True)
@@ -92,19 +93,26 @@ def label_path(out: Path, stem: str, classes: ClassSet) -> Path:
 
 
 def write_stream_outputs(out: Path, stem: str, stream: CloudStream, pred: np.ndarray, classes: ClassSet,
-                         confusion: ConfusionMatrix | None = None) -> None:
+                         confusion: ConfusionMatrix | None = None) -> bool:
     """write_outputs for a cloud read in chunks: the same two files, written chunk by chunk. ``confusion``,
-    when given, is updated with each chunk's own labels on the way (no second pass over the file).
+    when given, is updated with each chunk's own labels on the way (no second pass over the file); returns
+    False when those labels are not classes of ``classes`` (then they are not scored).
 
     Shapes: pred (stream.n,) int.
     """
     from pcseg.io.files import write_labels_chunks, write_ply_chunks
 
+    fits = [True]
+
     def coloured() -> Iterator[Cloud]:
         for first, chunk in stream.chunks():
             labels = pred[first:first + len(chunk)]
-            if confusion is not None and chunk.label is not None:
-                confusion.update(labels.astype(np.int64), np.asarray(chunk.label))
+            if confusion is not None and chunk.label is not None and fits[0]:
+                own = np.asarray(chunk.label)
+                if len(own) and own.max() >= confusion.num_classes:
+                    fits[0] = False                   # labels of another class set: not scored
+                else:
+                    confusion.update(labels.astype(np.int64), own)
             yield Cloud(chunk.coord, color=classes.colorize(labels), label=labels)
 
     out.mkdir(parents=True, exist_ok=True)
@@ -112,6 +120,7 @@ def write_stream_outputs(out: Path, stem: str, stream: CloudStream, pred: np.nda
     write_labels_chunks(label_path(out, stem, classes), len(pred),
                         (pred[i:i + step] for i in range(0, len(pred), step)), classes)
     write_ply_chunks(out / f"{stem}.ply", len(pred), coloured())
+    return fits[0]
 
 
 def _segment_stream(model: torch.nn.Module, stream: CloudStream, cfg: Config, device: torch.device, out: Path,
@@ -122,7 +131,8 @@ def _segment_stream(model: torch.nn.Module, stream: CloudStream, cfg: Config, de
 
     pred = predict_stream(model, stream, cfg, device, tile_points=tile_points, show_progress=show_progress)
     cm = ConfusionMatrix(classes.num_classes, class_names=list(classes.names)) if stream.has_label else None
-    write_stream_outputs(out, stem, stream, pred, classes, cm)
+    if not write_stream_outputs(out, stem, stream, pred, classes, cm):
+        return stream.n, f", its own labels are not {classes.name} classes: not scored"
     if cm is None or not cm.matrix.sum():
         return stream.n, ""
     return stream.n, f", against its own labels mIoU {100 * cm.miou:.1f} OA {100 * cm.oa:.1f}"
@@ -196,15 +206,12 @@ def segment(inputs: list[str | Path], checkpoint: str | Path, out: str | Path, s
 
     from pcseg.engine.data import family
     from pcseg.engine.inference import predict_cloud
-    from pcseg.io.files import bin_point_dims
     from pcseg.metrics import ConfusionMatrix
 
-    if Path(out).exists() and not Path(out).is_dir():
-        raise PcsegError(out, "exists and is not a folder (--out names the folder the outputs go into)")
     model, cfg, classes, device = load_for_inference(checkpoint, batch_size, onnx=onnx)
     if sensor_origin is not None and family(cfg) != "2d":
         raise PcsegError("--sensor-origin", f"applies to range-image models; {cfg.model.name!r} is a 3D model")
-    out = Path(out)
+    out = output_dir(out)
     failed = 0
     stems: set[str] = set()
     bar = tqdm(inputs, desc="segment", unit="file", disable=not show_progress, file=sys.stderr, dynamic_ncols=True)
@@ -217,11 +224,10 @@ def segment(inputs: list[str | Path], checkpoint: str | Path, out: str | Path, s
         stems.add(stem)
         try:
             stream = None
-            plain_kitti = path.suffix.lower() != ".bin" or bin_point_dims(path, point_dims) == 4
-            if family(cfg) == "3d" and path.is_file() and plain_kitti:
+            if family(cfg) == "3d" and path.is_file():
                 from pcseg.io.stream import open_stream
 
-                stream = open_stream(path, min_rows=tile_points + 1)
+                stream = open_stream(path, min_rows=tile_points + 1, point_dims=point_dims)
             if stream is not None:
                 points, note = _segment_stream(model, stream, cfg, device, out, stem, classes, tile_points,
                                                show_progress)
@@ -235,12 +241,16 @@ def segment(inputs: list[str | Path], checkpoint: str | Path, out: str | Path, s
             pred = predict_cloud(model, cloud, cfg, device).argmax(dim=1).numpy().astype(np.int64)
             write_outputs(out, stem, cloud, pred, classes)
             note = ""
-            if cloud.label is not None and (np.asarray(cloud.label) >= 0).any():
+            if cloud.label is not None and np.asarray(cloud.label).max() >= classes.num_classes:
+                note = f", its own labels are not {classes.name} classes: not scored"
+            elif cloud.label is not None and (np.asarray(cloud.label) >= 0).any():
                 cm = ConfusionMatrix(classes.num_classes, class_names=list(classes.names))
                 cm.update(pred, np.asarray(cloud.label))
                 note = f", against its own labels mIoU {100 * cm.miou:.1f} OA {100 * cm.oa:.1f}"
             bar.write(f"{path}: {len(cloud):,} points -> {out / stem}.*{note}", file=sys.stderr)
         except PcsegError as exc:
+            if exc.where is None:           # a problem of this input found past the reader (e.g. its extent)
+                exc = PcsegError(path, exc.problem)
             failed += 1
             bar.write(f"pcseg: error: {exc}", file=sys.stderr)
     bar.close()

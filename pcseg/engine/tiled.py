@@ -26,7 +26,8 @@ import torch
 
 from pcseg.config import Config
 from pcseg.data.blocks import Grid, iter_eval_blocks, room_grid
-from pcseg.engine.inference import accumulate_scores, fill_from_nearest
+from pcseg.engine.inference import accumulate_scores
+from pcseg.ops.interpolate import fill_from_nearest
 from pcseg.errors import PcsegError
 from pcseg.io.cloud import Cloud
 from pcseg.io.stream import CloudStream

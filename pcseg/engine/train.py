@@ -31,10 +31,7 @@ ConfusionMatrix.all_reduce; only rank 0 writes files and shows progress.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
-import math
-import os
 import random
 import signal
 import sys
@@ -49,29 +46,8 @@ import torch
 
 from pcseg.config import Config, config_to_dict, load_config, save_config
 from pcseg.errors import PcsegError
-from pcseg.utils import atomic_write_text
-
-_warned: set[str] = set()
-
-
-def call_vis(module: str, func: str, *args: Any, **kwargs: Any) -> bool:
-    """Call ``pcseg.vis.<module>.<func>``; a missing or failing picture is a one-line warning, never a crash
-    (a plot must not end a training run)."""
-    try:
-        fn = getattr(importlib.import_module(f"pcseg.vis.{module}"), func)
-    except (ImportError, AttributeError) as exc:
-        key = f"{module}.{func}"
-        if key not in _warned:
-            _warned.add(key)
-            print(f"pcseg: warning: pcseg.vis.{key} unavailable ({exc}); picture skipped", file=sys.stderr)
-        return False
-    try:
-        fn(*args, **kwargs)
-        return True
-    except Exception as exc:  # noqa: BLE001 - reported, and the run goes on
-        print(f"pcseg: warning: pcseg.vis.{module}.{func} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return False
-
+from pcseg.engine.reporting import call_vis, json_safe  # noqa: F401 - re-exported for callers of train
+from pcseg.utils import atomic_write_text, check_output_dir, output_dir
 
 def seed_for(*parts: int) -> int:
     """A 32-bit seed derived from integers (numpy SeedSequence), e.g. (seed, epoch, rank)."""
@@ -119,19 +95,6 @@ class TrainResult:
     train_seconds: float = 0.0
     points_seen: int = 0
     interrupted: bool = False
-
-
-def json_safe(value: Any) -> Any:
-    """JSON-safe and weights_only-safe: NaN -> None, numpy scalars -> Python numbers."""
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    if isinstance(value, (np.floating, float)):
-        return None if math.isnan(float(value)) else float(value)
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    return value
 
 
 def _optimizer(cfg: Config, params: Any) -> torch.optim.Optimizer:
@@ -187,7 +150,7 @@ def train(cfg: Config, show_progress: bool = True) -> TrainResult:
     seed = cfg.train.seed
     fam = family(cfg)
     classes = class_set(cfg)
-    out = Path(cfg.train.out)
+    out = check_output_dir(cfg.train.out)    # an unusable run folder is refused before any data is read
     if device.type == "cpu":
         torch.use_deterministic_algorithms(True, warn_only=True)
     torch.backends.cudnn.benchmark = False
@@ -257,7 +220,7 @@ def train(cfg: Config, show_progress: bool = True) -> TrainResult:
     stop = _StopFlag()          # from here on, Ctrl-C ends with a resumable last.pt
     writer = None
     if info.is_main:
-        out.mkdir(parents=True, exist_ok=True)
+        output_dir(out)
         save_config(cfg, out / "config.yaml")
         _write_metrics(out / "metrics.jsonl", history)
         writer = _tensorboard(out)

@@ -1,13 +1,13 @@
-"""Chunked reading of clouds too large to hold at once: plain numeric ``.npy`` arrays, KITTI ``.bin`` scans and
-binary PLY files.
+"""Chunked reading of clouds too large to hold at once: plain numeric ``.npy`` arrays, KITTI ``.bin`` scans,
+binary PLY files and LAS/LAZ (through laspy's chunk iterator).
 
 ``open_stream(path)`` returns a :class:`CloudStream` for the files whose rows can be read piecewise (a plain
 C-ordered (N, 3..7) numeric ``.npy``; a KITTI ``.bin`` that has no ``.label`` file beside it; a
 ``binary_little_endian`` / ``binary_big_endian`` PLY whose ``vertex`` element has only scalar properties and
-follows only elements without list properties), or None for everything else (ASCII PLY, PCD, LAS, structured
-``.npy``...), which pcseg.io.files.read_cloud reads whole. Every streamed file is a run of fixed-size records
+follows only elements without list properties; any LAS/LAZ), or None for everything else (ASCII PLY, PCD,
+structured ``.npy``...), which pcseg.io.files.read_cloud reads whole. Every streamed file is a run of fixed-size records
 (a structured dtype in the file's byte order: the columns of a plain array, the properties of a PLY vertex)
-whose named fields map to Cloud attributes exactly as read_cloud maps them (pcseg.io.files._map_fields).
+whose named fields map to Cloud attributes exactly as read_cloud maps them (pcseg.io.fields._map_fields).
 
 A stream scans the file once on opening and then yields its points chunk by chunk as Clouds converted exactly
 as read_cloud converts the whole file (non-finite points dropped with a count, huge coordinates recentred on
@@ -30,13 +30,15 @@ import numpy as np
 
 from pcseg.errors import PcsegError
 from pcseg.io.cloud import Cloud
-from pcseg.io.files import (FLOAT32_SAFE, HEADER_LIMIT, NPY_COLUMNS, FieldMap, _check_file, _check_labels,
-                            _color_divisor, _color_max, _convert_fields, _field_coord, _map_fields,
-                            _parse_ply_header, _ply_vertex_records, _stack, find_kitti_labels)
+from pcseg.io.fields import (FLOAT32_SAFE, FieldMap, _check_file, _check_labels, _color_divisor, _color_max,
+                             _convert_fields, _field_coord, _map_fields, _stack)
+from pcseg.io.header import HEADER_LIMIT
+from pcseg.io.kitti_bin import bin_point_dims, bin_rows, check_bin_layout, find_kitti_labels
+from pcseg.io.las import import_laspy, las_error
+from pcseg.io.npy import NPY_COLUMNS
+from pcseg.io.ply import _parse_ply_header, _ply_vertex_records
 
 CHUNK_ROWS = 1 << 20
-
-KITTI_FIELDS = ("x", "y", "z", "remission")   # float32 each
 
 
 @dataclass
@@ -146,8 +148,69 @@ class CloudStream:
                 arrays = {name: None if a is None else a[keep] for name, a in arrays.items()}
             if self.origin is not None:
                 coord = coord - self.origin
-            yield first, Cloud(coord, meta={"source": str(self.path)}, **arrays)  # type: ignore[arg-type]
+            meta: dict[str, Any] = {"source": str(self.path)}
+            self._chunk_meta(rows, keep, meta)
+            yield first, Cloud(coord, meta=meta, **arrays)  # type: ignore[arg-type]
             first += len(coord)
+
+    def _chunk_meta(self, rows: np.ndarray, keep: np.ndarray, meta: dict[str, Any]) -> None:
+        """Per-point meta of a chunk's kept points beyond the Cloud attributes (none for plain records)."""
+
+
+@dataclass
+class LasStream(CloudStream):
+    """A LAS/LAZ file read with laspy's chunk iterator (LAZ decompressed chunk by chunk). Each row is a record
+    of the scaled x y z (float64), red/green/blue and intensity when the point format has them,
+    ``classification`` and the scalar extra dimensions (as ``extra:<name>``); chunks carry
+    meta["classification"] and meta["fields"] like :func:`pcseg.io.las.read_las`."""
+
+    def _raw_chunks(self) -> Iterator[np.ndarray]:
+        laspy = import_laspy()
+        try:
+            with laspy.open(self.path) as reader:
+                for points in reader.chunk_iterator(self.chunk_rows):
+                    rows = np.empty(len(points), dtype=self.record)
+                    for name in self.record.names:
+                        source = name.split(":", 1)[1] if name.startswith("extra:") else name
+                        rows[name] = np.asarray(getattr(points, source) if source in ("x", "y", "z") else points[source])
+                    yield rows
+        except (MemoryError, KeyboardInterrupt, PcsegError):
+            raise
+        except Exception as e:  # noqa: BLE001 - laspy raises many kinds on bad files
+            raise las_error(self.path, e) from None
+
+    def raw(self, start: int, stop: int) -> np.ndarray:
+        raise NotImplementedError("LAS/LAZ rows are read in order only (chunks())")
+
+    def _chunk_meta(self, rows: np.ndarray, keep: np.ndarray, meta: dict[str, Any]) -> None:
+        meta["classification"] = rows["classification"][keep].astype(np.uint8)
+        extra = {name[6:]: rows[name][keep] for name in self.record.names if name.startswith("extra:")}
+        if extra:
+            meta["fields"] = extra
+
+
+def _open_las(path: Path, chunk_rows: int) -> LasStream:
+    """A LasStream over ``path`` (not yet scanned)."""
+    laspy = import_laspy()
+    try:
+        with laspy.open(path) as reader:
+            header = reader.header
+            dims = list(header.point_format.dimension_names)
+            extra = list(header.point_format.extra_dimension_names)
+            types = {d.name: d.dtype for d in header.point_format.dimensions}
+            rows = int(header.point_count)
+            kind = f"las {header.version} point format {header.point_format.id}"
+    except (MemoryError, KeyboardInterrupt):
+        raise
+    except Exception as e:  # noqa: BLE001 - laspy raises many kinds on bad files
+        raise las_error(path, e) from None
+    record: list[tuple[str, Any]] = [("x", "<f8"), ("y", "<f8"), ("z", "<f8")]
+    if {"red", "green", "blue"} <= set(dims):
+        record += [("red", "<u2"), ("green", "<u2"), ("blue", "<u2")]
+    record += [("intensity", "<u2"), ("classification", "u1")]
+    record += [(f"extra:{name}", types[name]) for name in extra
+               if types.get(name) is not None and np.dtype(types[name]).shape == ()]
+    return LasStream(path, rows, np.dtype(record), 0, kind, chunk_rows)
 
 
 def _columns_record(dtype: np.dtype, names: tuple[str, ...]) -> np.dtype:
@@ -155,26 +218,26 @@ def _columns_record(dtype: np.dtype, names: tuple[str, ...]) -> np.dtype:
     return np.dtype([(name, dtype) for name in names])
 
 
-def open_stream(path: str | os.PathLike, chunk_rows: int = CHUNK_ROWS, min_rows: int = 0) -> CloudStream | None:
+def open_stream(path: str | os.PathLike, chunk_rows: int = CHUNK_ROWS, min_rows: int = 0,
+                point_dims: int | None = None) -> CloudStream | None:
     """A :class:`CloudStream` over ``path`` (scanned once), or None when the file is not one the stream
     reads piecewise (see the module docstring) or has fewer than ``min_rows`` rows; raises PcsegError for
-    the errors read_cloud reports."""
+    the errors read_cloud reports. ``point_dims``: floats per point of a ``.bin`` (see pcseg.io.kitti_bin)."""
     path = Path(path)
     ext = path.suffix.lower()
     if ext == ".bin":
         if find_kitti_labels(path) is not None:
             return None          # separate labels: read whole (NaN points are then an error, not dropped)
         _check_file(path)
-        size = path.stat().st_size
-        if size % 16:
-            raise PcsegError(path, f"size {size} is not a multiple of 16 bytes (float32 x y z remission)")
-        stream = CloudStream(path, size // 16, _columns_record(np.dtype("<f4"), KITTI_FIELDS), 0, "kitti bin",
-                             chunk_rows)
-        if stream.n >= min_rows:      # the same layout check as read_cloud, on the first 100k rows
-            from pcseg.io.files import check_bin_columns
-
-            head = np.fromfile(path, dtype="<f4", count=4 * min(stream.n, 100_000)).reshape(-1, 4)
-            check_bin_columns(path, head)
+        dims = bin_point_dims(path, point_dims)
+        if dims not in (4, 5):
+            return None          # colour or extra columns: read whole
+        rows = bin_rows(path, dims)
+        with open(path, "rb") as f:
+            check_bin_layout(path, np.fromfile(f, dtype="<f4", count=100_000 * dims), dims, point_dims is not None)
+        names = ("x", "y", "z", "remission") if dims == 4 else ("x", "y", "z", "intensity", "ring")
+        stream = CloudStream(path, rows, _columns_record(np.dtype("<f4"), names), 0,
+                             "kitti bin" if dims == 4 else f"bin {dims} float32 (x y z intensity ring)", chunk_rows)
     elif ext == ".npy":
         _check_file(path)
         try:
@@ -210,6 +273,9 @@ def open_stream(path: str | os.PathLike, chunk_rows: int = CHUNK_ROWS, min_rows:
         offset, record = _ply_vertex_records(path, header, path.stat().st_size)
         stream = CloudStream(path, header.elements[header.vertex][1], record, offset, f"ply {header.fmt}",
                              chunk_rows)
+    elif ext in (".las", ".laz"):
+        _check_file(path)
+        stream = _open_las(path, chunk_rows)
     else:
         return None
     if stream.rows < min_rows:
@@ -218,4 +284,4 @@ def open_stream(path: str | os.PathLike, chunk_rows: int = CHUNK_ROWS, min_rows:
     return stream
 
 
-__all__ = ["CloudStream", "open_stream", "CHUNK_ROWS"]
+__all__ = ["CloudStream", "LasStream", "open_stream", "CHUNK_ROWS"]

@@ -14,6 +14,8 @@ from typing import Any
 _REGISTRY: dict[str, tuple[str, str, str]] = {
     "pointnet": ("pcseg.models.pointnet", "PointNetSeg", "3d"),
     "acnn": ("pcseg.models.acnn", "ACNNSeg", "3d"),
+    "pointnet2": ("pcseg.models.pointnet2", "PointNet2Seg", "3d"),                       # PyG layers
+    "point_transformer": ("pcseg.models.point_transformer", "PointTransformerSeg", "3d"),  # PyG layers
     "deeplabv3plus": ("pcseg.models.deeplab", "DeepLabV3Plus", "2d"),
     "unet": ("pcseg.models.unet", "UNet", "2d"),
 }

@@ -281,7 +281,7 @@ def build(points: np.ndarray, leaf_size: int, threads: int = 1):
     depth = tree_depth(n, leaf_size)
     if threads < 2 or depth < 2 or n < (1 << 15):
         return build_tree(points, leaf_size)
-    from pcseg.ops._backend import parallel_map
+    from pcseg.ops._threads import parallel_map
 
     lo, hi = tree_layout(n, leaf_size)
     bmin = np.empty((lo.shape[0], 3), np.float32)

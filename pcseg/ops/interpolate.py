@@ -8,8 +8,10 @@ distances, clamped at 1e-10, in charlesq34/pointnet2 ``tf_ops/3d_interpolation``
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
+from pcseg.errors import PcsegError
 from pcseg.ops.neighbors import knn
 
 
@@ -55,3 +57,25 @@ def three_nn_interpolate(features: torch.Tensor, dense: torch.Tensor, sparse: to
     """
     idx, weight = three_nn_weights(dense, sparse, k, backend)
     return interpolate(features, idx, weight)
+
+
+def fill_from_nearest(coord: np.ndarray, scores: torch.Tensor, known: np.ndarray,
+                      backend: str = "auto") -> torch.Tensor:
+    """Points without scores take those of their nearest point with scores (3D distance, pcseg's kNN).
+
+    Used by block inference (points no block covered) and range-image inference (points no view saw).
+    Raises PcsegError when no point has scores.
+
+    Shapes: coord (N, 3), scores (N, K), known (N,) bool -> scores (N, K), modified in place.
+    """
+    known = np.asarray(known, dtype=bool)
+    if not known.any():
+        raise PcsegError("input", "no point of the cloud received scores (none was covered by the model's input)")
+    src = np.flatnonzero(known)
+    dst = np.flatnonzero(~known)
+    if len(dst) == 0:
+        return scores
+    xyz = torch.from_numpy(np.ascontiguousarray(coord, dtype=np.float32))
+    _, nearest = knn(xyz[torch.from_numpy(dst)].unsqueeze(0), xyz[torch.from_numpy(src)].unsqueeze(0), 1, backend)
+    scores[torch.from_numpy(dst)] = scores[torch.from_numpy(src)[nearest[0, :, 0]]]
+    return scores

@@ -134,7 +134,7 @@ def _knn_votes_numba(rng: torch.Tensor, lab: torch.Tensor, wp: int, window: int,
     """The compiled kernel over the points, one chunk per torch intra-op thread (it releases the GIL)."""
     import numpy as np
 
-    from pcseg.ops._backend import parallel_map, split_range
+    from pcseg.ops._threads import parallel_map, split_range
     from pcseg.range._knn_kernel import knn_vote_kernel
 
     n = len(px)

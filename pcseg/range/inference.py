@@ -27,12 +27,12 @@ faster than the NumPy reference (tools/bench_range.py).
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from pcseg.config import Config
 from pcseg.errors import PcsegError
 from pcseg.io.cloud import Cloud
+from pcseg.ops.interpolate import fill_from_nearest
 from pcseg.range.backproject import knn_votes, pixel_scores
 from pcseg.range.dataset import view_coords, view_values
 from pcseg.range.projection import make_image, single_thread
@@ -144,20 +144,6 @@ def predict_scan(model: torch.nn.Module, cloud: Cloud, cfg: Config, device: torc
     if not bool(seen.all()):
         total = fill_from_nearest(cloud.coord, total, seen.numpy())
     return total
-
-
-def fill_from_nearest(coord: np.ndarray, scores: torch.Tensor, known: np.ndarray) -> torch.Tensor:
-    """Points without scores take those of their nearest point with scores (3D distance).
-
-    Shapes: coord (N, 3), scores (N, K), known (N,) bool -> scores (N, K), modified in place
-    """
-    from scipy.spatial import cKDTree
-
-    src = np.flatnonzero(known)
-    dst = np.flatnonzero(~known)
-    _, nearest = cKDTree(np.asarray(coord)[src]).query(np.asarray(coord)[dst], k=1, workers=-1)
-    scores[torch.from_numpy(dst)] = scores[torch.from_numpy(src[nearest])]
-    return scores
 
 
 __all__ = ["predict_scan", "network_probs", "view_scores", "visible", "fill_from_nearest"]

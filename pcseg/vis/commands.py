@@ -24,6 +24,7 @@ import numpy as np
 from pcseg.classes import S3DIS, SEMANTICKITTI, ClassSet, get_class_set
 from pcseg.errors import PcsegError
 from pcseg.io.cloud import Cloud
+from pcseg.vis.palette import plain_colors
 
 # Display caps: beyond these the cloud is voxel-downsampled for display only. Open3D on llvmpipe renders
 # 1M points at 1280x960 in about 6 s (tools/bench_render.py); a window with 1M points is fine on a GPU.
@@ -32,6 +33,8 @@ VIEW_MAX_POINTS = 1_000_000
 # range image channel names when an image has 5 channels, the order of pcseg.range.projection.KITTI_CHANNELS
 # (repeated here because importing that module imports torch)
 RANGE_CHANNELS_5 = ("range", "x", "y", "z", "remission")
+# smallest --side-by-side picture whose captions and 20-class legend leave room for the panels
+SIDE_BY_SIDE_MIN = (300, 200)
 
 
 @dataclass
@@ -89,8 +92,9 @@ def _read_cache_room(folder: Path) -> Cloud:
     return Cloud(coord[:, :3], color=color, label=None if label is None else label.reshape(-1))
 
 
-def read_input_cloud(path: Path) -> Cloud:
-    """Any supported INPUT except range images -> Cloud (PcsegError on missing/unreadable input)."""
+def read_input_cloud(path: Path, point_dims: int | None = None) -> Cloud:
+    """Any supported INPUT except range images -> Cloud (PcsegError on missing/unreadable input);
+    ``point_dims``: floats per point of a headerless ``.bin``."""
     if not path.exists():
         raise PcsegError(path, "no such file or directory")
     if path.is_dir():
@@ -103,7 +107,7 @@ def read_input_cloud(path: Path) -> Cloud:
         raise PcsegError(path, "folder is neither an S3DIS room (Annotations/) nor a cache room (coord.npy)")
     from pcseg.io.files import read_cloud
 
-    return read_cloud(path)
+    return read_cloud(path, point_dims=point_dims)
 
 
 def _load_npy(path: Path, mmap: bool = False) -> np.ndarray:
@@ -115,7 +119,9 @@ def _load_npy(path: Path, mmap: bool = False) -> np.ndarray:
 
 def read_label_file(path: Path, class_set: ClassSet, shape: tuple[int, ...],
                     label_format: str | None = None) -> np.ndarray:
-    """Labels for ``shape`` points (or pixels), checked against the class set (PcsegError otherwise)."""
+    """Labels for ``shape`` points (or pixels) in ``label_format`` (pcseg.io.labels.LABEL_FORMATS), checked
+    against the class set (PcsegError otherwise)."""
+    from pcseg.io.labels import label_hint, labels_from_format
     from pcseg.vis.palette import check_labels
 
     if not path.exists():
@@ -125,7 +131,10 @@ def read_label_file(path: Path, class_set: ClassSet, shape: tuple[int, ...],
 
         labels = np.asarray(read_labels(path, class_set, label_format))
     elif path.suffix.lower() == ".npy":
-        labels = _load_npy(path)
+        raw = _load_npy(path)
+        if raw.dtype.kind not in "iu":
+            raise PcsegError(path, f"expected integer labels, found {raw.dtype}")
+        labels = labels_from_format(raw, label_format or "index", path)
     else:
         raise PcsegError(path, "labels of a range image must be an (H, W) .npy of class indices (-1 = ignore)")
     if len(shape) == 1:
@@ -137,7 +146,8 @@ def read_label_file(path: Path, class_set: ClassSet, shape: tuple[int, ...],
     try:
         return check_labels(labels, class_set)
     except ValueError as exc:
-        raise PcsegError(path, f"{exc}; pass --classes to choose the class set") from None
+        hint = label_hint(labels, class_set) if label_format in (None, "index") else ""
+        raise PcsegError(path, f"{exc}{hint or '; pass --classes to choose the class set'}") from None
 
 
 def load_scene(args: argparse.Namespace) -> Scene:
@@ -148,17 +158,20 @@ def load_scene(args: argparse.Namespace) -> Scene:
     for path in (labels_path, gt_path):
         if path is not None and not path.exists():
             raise PcsegError(path, "no such file")
-    cloud = read_input_cloud(source)
+    cloud = read_input_cloud(source, getattr(args, "point_dims", None))
     class_set = _class_set(args, [source, labels_path, gt_path])
     scene = Scene(cloud=cloud, class_set=class_set, source=source)
     own = None
     if cloud.label is not None:
         from pcseg.vis.palette import check_labels
 
+        from pcseg.io.labels import label_hint
+
         try:
             own = check_labels(cloud.label, class_set)
         except ValueError as exc:
-            raise PcsegError(source, f"{exc}; pass --classes to choose the class set") from None
+            hint = label_hint(cloud.label, class_set)
+            raise PcsegError(source, f"{exc}{hint or '; pass --classes to choose the class set'}") from None
     n = (len(cloud),)
     fmt = getattr(args, "label_format", None)
     pred = read_label_file(labels_path, class_set, n, fmt) if labels_path else None
@@ -205,18 +218,6 @@ def voxel_subsample(coord: np.ndarray, max_points: int) -> np.ndarray:
     return np.sort(rng.choice(n, max_points, replace=False))
 
 
-def plain_colors(cloud: Cloud) -> np.ndarray:
-    """Colours of an unlabelled cloud: its RGB, else intensity (grey), else height (viridis).
-
-    Shapes: -> (N, 3) float in [0, 1]."""
-    if cloud.color is not None:
-        return np.clip(cloud.color, 0, 1)
-    from pcseg.vis.render import scalar_to_rgb
-
-    values = cloud.intensity if cloud.intensity is not None else cloud.coord[:, 2]
-    return scalar_to_rgb(values.reshape(1, -1)).reshape(-1, 3).astype(np.float64) / 255
-
-
 def _display_subset(scene: Scene, max_points: int, action: str) -> np.ndarray:
     index = voxel_subsample(scene.cloud.coord, max_points)
     if len(index) < len(scene.cloud):
@@ -243,6 +244,9 @@ def _size(args: argparse.Namespace, side_by_side: bool) -> tuple[int, int]:
     width, height = int(size[0]), int(size[1])
     if not (32 <= width <= 16384 and 32 <= height <= 16384):
         raise PcsegError(None, f"--size {width} {height}: width and height must be within 32..16384")
+    if side_by_side and (width < SIDE_BY_SIDE_MIN[0] or height < SIDE_BY_SIDE_MIN[1]):
+        raise PcsegError(None, f"--size {width} {height}: --side-by-side needs at least "
+                               f"{SIDE_BY_SIDE_MIN[0]}x{SIDE_BY_SIDE_MIN[1]} (three panels, captions and a legend)")
     return width, height
 
 
@@ -262,8 +266,9 @@ def _range_image(args: argparse.Namespace, source: Path, arr: np.ndarray) -> int
     labels_path = Path(args.labels) if args.labels else None
     gt_path = Path(args.gt) if args.gt else None
     class_set = _class_set(args, [source, labels_path, gt_path], default=SEMANTICKITTI)
-    pred = read_label_file(labels_path, class_set, (h, w)) if labels_path else None
-    gt = read_label_file(gt_path, class_set, (h, w)) if gt_path else None
+    fmt = getattr(args, "label_format", None)
+    pred = read_label_file(labels_path, class_set, (h, w), fmt) if labels_path else None
+    gt = read_label_file(gt_path, class_set, (h, w), fmt) if gt_path else None
     present = []
     if pred is not None:
         strips.append(("prediction", colorize_labels(pred, class_set)))

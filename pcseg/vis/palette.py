@@ -15,6 +15,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from pcseg.classes import IGNORE, IGNORE_COLOR, ClassSet
+from pcseg.io.cloud import Cloud
 
 RGB = tuple[int, int, int]
 LegendEntry = tuple[str, RGB]
@@ -210,6 +211,34 @@ def draw_legend(image: np.ndarray, entries: Sequence[LegendEntry], box: tuple[in
     return draw_text(out, texts)
 
 
+def scalar_to_rgb(values: np.ndarray, cmap: str = "viridis") -> np.ndarray:
+    """Float image -> colour-mapped RGB, scaled between the 1st and 99th percentiles of its finite values;
+    non-finite pixels (NaN marks "no point") are black.
+
+    Shapes: values (H, W) float -> (H, W, 3) uint8."""
+    import matplotlib
+
+    values = np.asarray(values, dtype=np.float64)
+    finite = np.isfinite(values)
+    out = np.zeros(values.shape + (3,), dtype=np.uint8)
+    if finite.any():
+        lo, hi = np.percentile(values[finite], [1, 99])
+        scaled = np.clip((values - lo) / (hi - lo if hi > lo else 1.0), 0, 1)
+        rgba = matplotlib.colormaps[cmap](np.where(finite, scaled, 0.0))
+        out[finite] = (rgba[finite, :3] * 255).round().astype(np.uint8)
+    return out
+
+
+def plain_colors(cloud: Cloud) -> np.ndarray:
+    """Colours of an unlabelled cloud: its RGB, else intensity (grey), else height (viridis).
+
+    Shapes: -> (N, 3) float in [0, 1]."""
+    if cloud.color is not None:
+        return np.clip(cloud.color, 0, 1)
+    values = cloud.intensity if cloud.intensity is not None else cloud.coord[:, 2]
+    return scalar_to_rgb(values.reshape(1, -1)).reshape(-1, 3).astype(np.float64) / 255
+
+
 __all__ = ["BACKGROUND", "ERROR_LEGEND", "NO_GT_COLOR", "RIGHT_COLOR", "WRONG_COLOR", "check_labels",
            "colorize_labels", "draw_legend", "draw_text", "error_colors", "legend_entries", "legend_layout",
-           "legend_text", "text_size"]
+           "legend_text", "plain_colors", "scalar_to_rgb", "text_size"]

@@ -19,6 +19,7 @@ import numpy as np
 
 from pcseg.classes import ClassSet
 from pcseg.utils import atomic_path
+from pcseg.vis.palette import scalar_to_rgb  # noqa: F401 - re-exported
 from pcseg.vis.palette import (BACKGROUND, ERROR_LEGEND, LegendEntry, colorize_labels, draw_legend, draw_text,
                                error_colors, legend_entries, legend_layout, text_size)
 
@@ -340,7 +341,10 @@ def render_cloud(coord: np.ndarray, colors: np.ndarray, out_png: str | os.PathLi
     right = width
     if legend:
         font_l, _, legend_w, legend_h = legend_layout(legend, width // 3, height - top, font)
-        right = width - legend_w
+        if legend_w > width // 2:   # a picture too small for its legend (legend_layout's minimum font): points only
+            legend = None
+        else:
+            right = width - legend_w
     panel = render_panel(coord, colors, (right, height - top), view, renderer)
     canvas[top:, :right] = panel
     if legend:
@@ -392,24 +396,6 @@ def render_comparison(coord: np.ndarray, pred: np.ndarray, gt: np.ndarray, class
                          columns=max(1, width // 260))
     canvas = draw_text(canvas, texts)
     _write_png(canvas, out_png)
-
-
-def scalar_to_rgb(values: np.ndarray, cmap: str = "viridis") -> np.ndarray:
-    """Float image -> colour-mapped RGB, scaled between the 1st and 99th percentiles of its finite values;
-    non-finite pixels (NaN marks "no point") are black.
-
-    Shapes: values (H, W) float -> (H, W, 3) uint8."""
-    import matplotlib
-
-    values = np.asarray(values, dtype=np.float64)
-    finite = np.isfinite(values)
-    out = np.zeros(values.shape + (3,), dtype=np.uint8)
-    if finite.any():
-        lo, hi = np.percentile(values[finite], [1, 99])
-        scaled = np.clip((values - lo) / (hi - lo if hi > lo else 1.0), 0, 1)
-        rgba = matplotlib.colormaps[cmap](np.where(finite, scaled, 0.0))
-        out[finite] = (rgba[finite, :3] * 255).round().astype(np.uint8)
-    return out
 
 
 def render_range_strips(strips: Sequence[tuple[str, np.ndarray]], out_png: str | os.PathLike,

@@ -12,7 +12,7 @@ import numpy as np
 from pcseg.classes import ClassSet
 from pcseg.errors import PcsegError
 from pcseg.io.cloud import Cloud
-from pcseg.vis.palette import ERROR_LEGEND, colorize_labels, error_colors, legend_text
+from pcseg.vis.palette import ERROR_LEGEND, colorize_labels, error_colors, legend_text, plain_colors
 
 # mode -> the keys that select it (GLFW key codes are the upper-case ASCII codes)
 MODE_KEYS: dict[str, tuple[str, str]] = {
@@ -40,8 +40,6 @@ class LabelViewer:
 
     def __init__(self, cloud: Cloud, class_set: ClassSet, pred: np.ndarray | None = None,
                  gt: np.ndarray | None = None) -> None:
-        from pcseg.vis.commands import plain_colors
-
         self.cloud, self.class_set = cloud, class_set
         self.pred, self.gt = pred, gt
         self.modes: dict[str, Callable[[], np.ndarray]] = {}

@@ -10,6 +10,11 @@ from pcseg.errors import PcsegError
 def test_shipped_demo_configs_load():
     found = demo_configs()
     assert found[0][0] == "pointnet"
+    # the PyG models run when asked for, not in the 5-minute default
+    assert not {"pointnet2", "point_transformer"} & {short for short, _ in found}
+    assert [short for short, _ in demo_configs(["point_transformer", "pointnet2"])] == ["point_transformer",
+                                                                                        "pointnet2"]
+    found += demo_configs(["pointnet2", "point_transformer"])
     for _, path in found:
         cfg = load_config(path)
         assert cfg.data.dataset == "s3dis"

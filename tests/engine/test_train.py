@@ -79,3 +79,25 @@ def test_lr_decay_and_floor(tiny_cache, tmp_path):
     lines = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     # after 6 steps: 0.01 * 0.5 ** (6 // 4) = 0.005; after 12: 0.01 * 0.5 ** 3 = 0.00125 -> floor 0.004
     assert lines[0]["lr"] == pytest.approx(0.005) and lines[1]["lr"] == pytest.approx(0.004)
+
+
+@pytest.mark.parametrize("name,args", [("pointnet2", {"width": 0.25, "radius_scale": 2.0}),
+                                       ("point_transformer", {"width": 0.25, "blocks": [1, 1, 1, 1, 1]})])
+def test_pyg_models_train_evaluate_and_segment_through_the_engine(tiny_cache, tmp_path, name, args):
+    pytest.importorskip("torch_geometric")
+    import numpy as np
+
+    from pcseg.engine.predict import segment
+
+    cfg = tiny_config(tiny_cache, tmp_path / "run", epochs=1, max_steps_per_epoch=4)
+    cfg.model.name, cfg.model.args = name, args
+    result = train(cfg, show_progress=False)
+    assert result.step == 4
+    record = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])
+    assert record["val_points"] == val_points(tiny_cache) and 0 <= record["val_miou"] <= 1
+    ckpt = load_checkpoint(tmp_path / "run" / "last.pt", model=name, num_classes=13)
+    assert ckpt["model_args"]["in_channels"] == 9
+    room = sorted(p for p in (tiny_cache / "Area_5").iterdir() if not p.name.startswith("."))[0]
+    assert segment([room], tmp_path / "run" / "last.pt", tmp_path / "seg", show_progress=False) == 0
+    pred = np.load(tmp_path / "seg" / f"{room.name}.npy")
+    assert len(pred) == len(np.load(room / "label.npy")) and pred.min() >= 0 and pred.max() < 13

@@ -1,5 +1,7 @@
 """pcseg.io.stream: a cloud read in chunks is the cloud read_cloud reads whole."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -329,3 +331,44 @@ def test_any_ply_streams_like_the_whole_read(tmp_path, rows, chunk, seed, fmt, c
         assert str(err.value) == str(exc)
         return
     assert_same(open_stream(path, chunk_rows=chunk), whole)
+
+
+def _write_las(path: Path, n: int, compress: bool = False) -> None:
+    import laspy
+
+    rng = np.random.default_rng(7)
+    header = laspy.LasHeader(point_format=3, version="1.4")
+    header.add_extra_dim(laspy.ExtraBytesParams(name="reflectance", type=np.float32))
+    header.scales = np.array([0.001, 0.001, 0.001])
+    header.offsets = np.array([500_000.0, 4_000_000.0, 0.0])
+    las = laspy.LasData(header)
+    las.x = 500_000 + rng.uniform(0, 50, n)
+    las.y = 4_000_000 + rng.uniform(0, 50, n)
+    las.z = rng.uniform(0, 10, n)
+    las.red, las.green, las.blue = (rng.integers(0, 65536, n).astype(np.uint16) for _ in range(3))
+    las.intensity = rng.integers(0, 4000, n).astype(np.uint16)
+    las.classification = rng.integers(0, 10, n).astype(np.uint8)
+    las.reflectance = rng.random(n).astype(np.float32)
+    las.write(path, do_compress=compress)
+
+
+@pytest.mark.parametrize("suffix", [".las", ".laz"])
+def test_las_stream_matches_read_cloud(tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / f"scan{suffix}"
+    _write_las(path, 2500, compress=suffix == ".laz")
+    whole = read_cloud(path)
+    stream = open_stream(path, chunk_rows=700)
+    assert stream is not None and stream.n == len(whole) == 2500
+    parts = [chunk for _, chunk in stream.chunks()]
+    assert len(parts) == 4
+    for name in ("coord", "color", "intensity"):
+        np.testing.assert_array_equal(np.concatenate([getattr(p, name) for p in parts]), getattr(whole, name))
+    np.testing.assert_array_equal(stream.origin, whole.meta["origin"])
+    np.testing.assert_array_equal(np.concatenate([p.meta["classification"] for p in parts]),
+                                  whole.meta["classification"])
+    np.testing.assert_array_equal(np.concatenate([p.meta["fields"]["reflectance"] for p in parts]),
+                                  whole.meta["fields"]["reflectance"])
+    assert open_stream(path, min_rows=2501) is None
+    (tmp_path / "bad.las").write_bytes(b"LASF" + bytes(300))
+    with pytest.raises(PcsegError, match="not a readable LAS/LAZ file"):
+        open_stream(tmp_path / "bad.las")

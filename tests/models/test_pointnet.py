@@ -4,16 +4,7 @@ import torch
 from pcseg.models import create_model, model_family
 from pcseg.models.pointnet import PointNetSeg
 
-from tests.models.gradcheck import assert_every_parameter_learns
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    # tiny tensors: a second OpenMP thread only adds synchronisation (badly so on a loaded machine)
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+from tests.models.gradcheck import assert_every_parameter_learns, settle_batch_norm
 
 
 def test_output_shape_and_reference_sizes():
@@ -45,11 +36,7 @@ def test_every_parameter_gets_a_gradient_and_no_nan():
 def test_point_order_invariance_in_eval_mode():
     torch.manual_seed(1)
     model = PointNetSeg(num_classes=6, width=0.5)
-    # make batch norm statistics non-trivial, then freeze them
-    model.train()
-    for _ in range(3):
-        model(torch.randn(4, 9, 200))
-    model.eval()
+    settle_batch_norm(model, [(torch.randn(4, 9, 200),) for _ in range(3)])    # non-trivial statistics, frozen
     x = torch.randn(2, 9, 200)
     perm = torch.randperm(200)
     with torch.no_grad():

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import torch
 
 from pcseg.ops.interpolate import three_nn_interpolate, three_nn_weights
@@ -38,3 +39,23 @@ def test_weights_sum_to_one_and_gradient_reaches_features():
     assert feats.grad is not None and torch.isfinite(feats.grad).all()
     # each dense point hands out total weight 1 per channel
     assert torch.allclose(feats.grad.sum(-1), torch.full((2, 3), 50.0), atol=1e-3)
+
+
+def test_fill_from_nearest_matches_a_kd_tree() -> None:
+    from scipy.spatial import cKDTree
+
+    from pcseg.errors import PcsegError
+    from pcseg.ops.interpolate import fill_from_nearest
+
+    rng = np.random.default_rng(3)
+    coord = rng.uniform(0, 10, (2000, 3))
+    known = rng.random(2000) < 0.3
+    scores = torch.from_numpy(rng.random((2000, 4)).astype(np.float32))
+    expected = scores.clone()
+    _, nearest = cKDTree(coord[known]).query(coord[~known])
+    expected[torch.from_numpy(np.flatnonzero(~known))] = expected[torch.from_numpy(np.flatnonzero(known)[nearest])]
+    for backend in ("numba", "torch"):
+        out = fill_from_nearest(coord, scores.clone(), known, backend=backend)
+        torch.testing.assert_close(out, expected)
+    with pytest.raises(PcsegError, match="no point of the cloud received scores"):
+        fill_from_nearest(coord, scores.clone(), np.zeros(2000, bool))

@@ -236,3 +236,33 @@ def test_real_open3d_ml_scan_with_learning_id_labels(realdata, tmp_path, capsys)
     assert len(err) == 1 and "--label-format learning" in err[0]
     assert main(args + ["--label-format", "learning"]) == 0
     assert out.stat().st_size > 1000
+def test_render_reads_learning_ids_with_label_format(tmp_path, capsys):
+    from pcseg.cli import main
+
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "pts.npy", rng.random((200, 3)).astype(np.float32))
+    np.save(tmp_path / "learning.npy", np.r_[np.arange(20), np.zeros(180, int)].astype(np.int32))
+    argv = ["render", str(tmp_path / "pts.npy"), "--labels", str(tmp_path / "learning.npy"), "--classes",
+            "semantickitti", "--size", "64", "48", "--out", str(tmp_path / "a.png")]
+    assert main(argv) == 2
+    assert "it would fit --label-format learning" in capsys.readouterr().err
+    assert not (tmp_path / "a.png").exists()
+    assert main(argv + ["--label-format", "learning"]) == 0
+    assert (tmp_path / "a.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("size, side_by_side, status", [((64, 48), False, 0), ((32, 32), False, 0),
+                                                         ((64, 48), True, 2), ((500, 33), True, 2),
+                                                         ((300, 200), True, 0)])
+def test_small_pictures_with_a_large_legend(tmp_path, capsys, size, side_by_side, status):
+    from pcseg.cli import main
+
+    np.save(tmp_path / "pts.npy", np.random.default_rng(1).random((100, 3)).astype(np.float32))
+    np.save(tmp_path / "l.npy", np.r_[np.arange(19), np.zeros(81, int)])
+    argv = ["render", str(tmp_path / "pts.npy"), "--labels", str(tmp_path / "l.npy"), "--classes", "semantickitti",
+            "--size", *map(str, size), "--out", str(tmp_path / "a.png")]
+    argv += ["--side-by-side", "--gt", str(tmp_path / "l.npy")] if side_by_side else []
+    assert main(argv) == status
+    assert (tmp_path / "a.png").exists() == (status == 0)
+    if status:
+        assert "--side-by-side needs at least" in capsys.readouterr().err
