@@ -34,6 +34,27 @@ def _rng(rng: np.random.Generator | Any | None) -> np.random.Generator:
     raise TypeError(f"expected a numpy or torch Generator, got {type(rng).__name__}")
 
 
+def _rotated(sample: Sample, rot: np.ndarray) -> Sample:
+    """The sample with ``coord`` (and ``normal``) rotated by the (3, 3) matrix ``rot``."""
+    out = dict(sample)
+    out["coord"] = (sample["coord"] @ rot.T).astype(np.float32)
+    if sample.get("normal") is not None:
+        out["normal"] = (sample["normal"] @ rot.T).astype(np.float32)
+    return out
+
+
+def tilt_matrix(rng: np.random.Generator, max_degrees: float) -> np.ndarray:
+    """A rotation by U(-max_degrees, max_degrees) about a random horizontal axis (Rodrigues' formula).
+
+    Shapes: -> (3, 3) float64
+    """
+    a = rng.uniform(0, 2 * np.pi)
+    axis = np.array([np.cos(a), np.sin(a), 0.0])
+    theta = np.radians(rng.uniform(-max_degrees, max_degrees))
+    k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
+    return np.eye(3) + np.sin(theta) * k + (1 - np.cos(theta)) * k @ k
+
+
 class Compose:
     """Apply transforms in order, sharing one generator."""
 
@@ -63,11 +84,7 @@ class RandomRotateZ:
         a = rng.uniform(-self.max_angle, self.max_angle)
         c, s = np.cos(a), np.sin(a)
         rot = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]], dtype=np.float32)
-        out = dict(sample)
-        out["coord"] = (sample["coord"] @ rot.T).astype(np.float32)
-        if sample.get("normal") is not None:
-            out["normal"] = (sample["normal"] @ rot.T).astype(np.float32)
-        return out
+        return _rotated(sample, rot)
 
     def __repr__(self) -> str:
         return f"RandomRotateZ(max_angle={self.max_angle:.4g})"
@@ -144,17 +161,7 @@ class RandomTilt:
         self.max_degrees = float(max_degrees)
 
     def __call__(self, sample: Sample, rng: np.random.Generator | Any | None = None) -> Sample:
-        rng = _rng(rng)
-        axis_angle = rng.uniform(0, 2 * np.pi)
-        axis = np.array([np.cos(axis_angle), np.sin(axis_angle), 0.0])
-        theta = np.radians(rng.uniform(-self.max_degrees, self.max_degrees))
-        k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
-        rot = (np.eye(3) + np.sin(theta) * k + (1 - np.cos(theta)) * k @ k).astype(np.float32)   # Rodrigues
-        out = dict(sample)
-        out["coord"] = (sample["coord"] @ rot.T).astype(np.float32)
-        if sample.get("normal") is not None:
-            out["normal"] = (sample["normal"] @ rot.T).astype(np.float32)
-        return out
+        return _rotated(sample, tilt_matrix(_rng(rng), self.max_degrees).astype(np.float32))
 
     def __repr__(self) -> str:
         return f"RandomTilt(max_degrees={self.max_degrees})"

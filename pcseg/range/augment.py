@@ -136,11 +136,9 @@ class Tilt:
         self.max_degrees = float(max_degrees)
 
     def __call__(self, cloud: Cloud, rng: np.random.Generator) -> Cloud:
-        a = rng.uniform(0, 2 * np.pi)
-        axis = np.array([np.cos(a), np.sin(a), 0.0])
-        theta = np.radians(rng.uniform(-self.max_degrees, self.max_degrees))
-        k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
-        rot = np.eye(3) + np.sin(theta) * k + (1 - np.cos(theta)) * k @ k   # Rodrigues
+        from pcseg.data.transforms import tilt_matrix
+
+        rot = tilt_matrix(rng, self.max_degrees)
         return _with(cloud, coord=(np.asarray(cloud.coord, dtype=np.float64) @ rot.T).astype(np.float32))
 
     def __repr__(self) -> str:
