@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
             from pcseg.engine.data import family
 
             batch = cfg.train.batch_size if family(cfg) == "3d" else 1
-            inputs = _example_inputs(family(cfg), cfg, int(model_args_in(ckpt)), batch, cfg.data.num_points)
+            inputs = _example_inputs(family(cfg), cfg, int(cfg.model.args["in_channels"]), batch, cfg.data.num_points)
             sess = session(tmp / f"{name}.onnx", args.threads)
             names = [i.name for i in sess.get_inputs()]
             tensors = [torch.from_numpy(v) for v in inputs.values()]
@@ -148,12 +148,6 @@ def main(argv: list[str] | None = None) -> int:
         agree = float((labels["PyTorch"] == labels["onnxruntime"]).mean())
         print(f"\nlabels agree on {100 * agree:.3f} % of the points")
     return 0
-
-
-def model_args_in(ckpt: Path) -> int:
-    import torch
-
-    return int(torch.load(ckpt, map_location="cpu", weights_only=True)["model_args"]["in_channels"])
 
 
 if __name__ == "__main__":

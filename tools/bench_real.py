@@ -101,15 +101,15 @@ def synthetic_val(checkpoint: Path) -> dict[str, float] | None:
     return None
 
 
-def score(checkpoint: Path, sample: Sample, realdata: Path) -> dict:
-    """Label every point of one real sample with one model; the scores as a dict."""
+def score(loaded: tuple, sample: Sample, realdata: Path) -> dict:
+    """Label every point of one real sample with one model (``loaded``: what
+    pcseg.engine.predict.load_for_inference returns); the scores as a dict."""
     import torch
 
     from pcseg.engine.inference import predict_cloud
-    from pcseg.engine.predict import load_for_inference
     from pcseg.metrics import ConfusionMatrix
 
-    model, cfg, classes, device = load_for_inference(checkpoint)
+    model, cfg, classes, device = loaded
     cloud = sample.load(realdata / sample.path)
     t0 = time.perf_counter()
     with torch.inference_mode():
@@ -149,11 +149,14 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         entry = manifest[name]
         syn = synthetic_val(ckpt)
+        from pcseg.engine.predict import load_for_inference
+
+        loaded = load_for_inference(ckpt)
         real = {}
         for sample in SAMPLES:
             if sample.classes != entry.get("classes") or not (realdata / sample.path).exists():
                 continue
-            real[sample.name] = s = score(ckpt, sample, realdata)
+            real[sample.name] = s = score(loaded, sample, realdata)
             per_class = "  ".join(f"{c} {100 * v:.1f}" for c, v in s["iou"].items())
             rows.append(f"| {name} | {sample.name} | {s['points']:,} | {100 * s['miou']:.1f} | "
                         f"{100 * s['oa']:.1f} | {per_class} | "

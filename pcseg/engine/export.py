@@ -114,8 +114,8 @@ def export(checkpoint: str | Path, out: str | Path, opset: int = OPSET, points: 
     out = Path(out)
     if out.is_dir():
         raise PcsegError(out, "is a folder; --out names the .onnx file to write")
-    model, cfg, _, _ = load_for_inference(checkpoint, device="cpu")
     ckpt = load_checkpoint(checkpoint)
+    model, cfg, _, _ = load_for_inference(checkpoint, device="cpu", ckpt=ckpt)
     name = ckpt["model"]
     if name in UNEXPORTABLE:
         raise PcsegError(checkpoint, f"{name!r} cannot be exported to ONNX: {UNEXPORTABLE[name]}")

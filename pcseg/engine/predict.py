@@ -139,18 +139,21 @@ def _segment_stream(model: torch.nn.Module, stream: CloudStream, cfg: Config, de
 
 
 def load_for_inference(checkpoint: str | Path, batch_size: int | None = None, device: str = "auto",
-                       onnx: str | Path | None = None) -> tuple[torch.nn.Module, Config, ClassSet, torch.device]:
+                       onnx: str | Path | None = None, ckpt: dict | None = None
+                       ) -> tuple[torch.nn.Module, Config, ClassSet, torch.device]:
     """Everything inference needs from one checkpoint: the model (eval mode, on ``device``), the run config
-    it was trained with (``batch_size`` overrides train.batch_size, the blocks per forward pass) and its
-    class set. With ``onnx`` (an export of the same model, pcseg export) the network runs in onnxruntime
-    on the CPU instead (pcseg.engine.onnx_runtime)."""
-    from pcseg.config import config_from_dict
-    from pcseg.engine.checkpoint import build_model_from_checkpoint, load_checkpoint
+    it was trained with (``batch_size`` overrides train.batch_size, the blocks per forward pass; the model's
+    arguments are in ``cfg.model.args``) and its class set. With ``onnx`` (an export of the same model, pcseg
+    export) the network runs in onnxruntime on the CPU instead (pcseg.engine.onnx_runtime). ``ckpt``: the
+    checkpoint already read from ``checkpoint``, when the caller needs it too."""
     import torch
 
+    from pcseg.config import config_from_dict
+    from pcseg.engine.checkpoint import build_model_from_checkpoint, load_checkpoint
     from pcseg.engine.distributed import resolve_device
 
-    ckpt = load_checkpoint(checkpoint)
+    if ckpt is None:
+        ckpt = load_checkpoint(checkpoint)
     cfg = config_from_dict(ckpt["config"], f"{checkpoint} (config inside)")
     cfg.model.args = dict(ckpt["model_args"])
     if batch_size is not None:
