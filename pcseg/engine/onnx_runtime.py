@@ -37,6 +37,9 @@ def session(path: str | Path, threads: int | None = None) -> Any:
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = int(threads or torch.get_num_threads())
     opts.inter_op_num_threads = 1
+    # onnxruntime's pool threads busy-wait after each run by default; on a 2-core machine they then take
+    # the cores from pcseg's own single-threaded projection and back-projection around the network
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
     except Exception as exc:   # onnxruntime raises its own exception types for unreadable files

@@ -46,7 +46,8 @@ def occupancy(coord: np.ndarray, origin: np.ndarray) -> int:
     inside = (v >= 0) & (v < H)
     yaw = np.arctan2(rel[inside, 1], rel[inside, 0])
     u = ((0.5 * (1 - yaw / np.pi)) * W).astype(np.int64) % W
-    return int(len(np.unique(v[inside].astype(np.int64) * W + u)))
+    # a count per pixel (linear time) rather than np.unique (a sort): segment runs this on every scan
+    return int(np.count_nonzero(np.bincount(v[inside].astype(np.int64) * W + u, minlength=H * W)))
 
 
 def _best(coord: np.ndarray, candidates: np.ndarray) -> tuple[np.ndarray, int]:
