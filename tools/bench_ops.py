@@ -162,8 +162,9 @@ def main() -> None:
     ap.add_argument("--sweep", action="store_true", help="time pcseg's kernels at several kd-tree leaf sizes")
     ap.add_argument("--no-torch", action="store_true", help="skip the (slow) pure PyTorch fallback")
     ap.add_argument("--pyg", action="store_true", help="time pcseg.ops.pyg against the pcseg ops it wraps")
+    ap.add_argument("--repeats", type=int, default=None, help="repetitions (default 10; best of them counts)")
     args = ap.parse_args()
-    repeats = 3 if args.quick else 10
+    repeats = args.repeats or (3 if args.quick else 10)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     if args.sweep:
         sweep(repeats)

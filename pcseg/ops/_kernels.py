@@ -544,3 +544,15 @@ def ring_tree(tree_pts, perm, lo, hi, bmin, bmax, queries, k, r_in2, r_out2, out
         else:
             for j in range(cnt, k):
                 row[j] = row[0]
+
+
+@njit(cache=True, nogil=True)
+def compact_slots(idx, count, first_row, rows, cols):
+    """The first ``count[q]`` slots of every row of ``idx`` as (row, index) pairs, in row order
+    (pcseg.ops.pyg's edge lists from a capped radius search). ``rows`` / ``cols`` hold ``count.sum()``."""
+    e = 0
+    for q in range(idx.shape[0]):
+        for j in range(count[q]):
+            rows[e] = first_row + q
+            cols[e] = idx[q, j]
+            e += 1

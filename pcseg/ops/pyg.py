@@ -33,6 +33,7 @@ import math
 import torch
 
 from pcseg.ops import neighbors, sampling
+from pcseg.ops._backend import resolve
 
 FLOWS = ("source_to_target", "target_to_source")
 
@@ -70,8 +71,10 @@ def _check_pos(*tensors: torch.Tensor) -> None:
 
 
 def _neighbours(x: torch.Tensor, y: torch.Tensor, k: int, r: float | None, batch_x: torch.Tensor | None,
-                batch_y: torch.Tensor | None, batch_size: int | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """kNN (r None) or the capped radius search: (query rows in y, point rows in x), query by query."""
+                batch_y: torch.Tensor | None, batch_size: int | None,
+                drop_self: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """kNN (r None) or the capped radius search: (query rows in y, point rows in x), query by query.
+    ``drop_self`` (kNN of a cloud on itself, x is y) leaves out the pairs of a point with itself."""
     _check_pos(x, y)
     if k < 1:
         raise ValueError(f"k / max_num_neighbors must be >= 1, got {k}")
@@ -96,20 +99,59 @@ def _neighbours(x: torch.Tensor, y: torch.Tensor, k: int, r: float | None, batch
             _, idx = neighbors.knn(q, ref, kk)
             if b > 1 or x_off:
                 idx.add_((torch.arange(b, device=idx.device) * n + x_off).view(b, 1, 1))
-            rows.append(torch.arange(y_off, y_off + b * m, device=idx.device).view(-1, 1).expand(-1, kk).reshape(-1))
-            cols.append(idx.reshape(-1))
+            own = torch.arange(y_off, y_off + b * m, device=idx.device).view(-1, 1)
+            if not drop_self:
+                rows.append(own.expand(-1, kk).reshape(-1))
+                cols.append(idx.reshape(-1))
+                continue
+            # a row holds its own point at most once (indices in a row are distinct); nearly always it is
+            # the nearest, in slot 0, and then dropping the slot is one strided copy (a boolean mask over
+            # the slots costs 20x more; it is kept for duplicate points, where another may come first)
+            rows_idx = idx.view(-1, kk)
+            if bool((rows_idx[:, 0] == own[:, 0]).all()):
+                cols.append(rows_idx[:, 1:].reshape(-1))
+                rows.append(own.expand(-1, kk - 1).reshape(-1))
+                continue
+            keep = rows_idx != own
+            cols.append(rows_idx[keep])
+            rows.append(own.view(-1).repeat_interleave(keep.sum(1)))
         else:                                                 # slots beyond count repeat the nearest
             idx, count = neighbors.ring_query(q, ref, 0.0, r, kk)
-            slot = (torch.arange(kk, device=idx.device) < count.reshape(-1, 1)).reshape(-1).nonzero().squeeze(1)
-            query = slot // kk
-            rows.append(query + y_off)
-            cols.append(idx.reshape(-1)[slot] + (query // m) * n + x_off)
+            if b > 1 or x_off:
+                idx.add_((torch.arange(b, device=idx.device) * n + x_off).view(b, 1, 1))
+            own = torch.arange(y_off, y_off + b * m, device=idx.device)
+            count = count.reshape(-1).to(torch.long)
+            if bool((count == kk).all()):                     # every query full: no slot to drop
+                rows.append(own.view(-1, 1).expand(-1, kk).reshape(-1))
+                cols.append(idx.reshape(-1))
+                continue
+            row, col = _compact(idx.view(-1, kk), count, y_off)
+            rows.append(row)
+            cols.append(col)
     if not rows:
         empty = torch.empty(0, dtype=torch.long, device=device)
         return empty, empty
     if len(rows) == 1:
         return rows[0].to(device), cols[0].to(device)
     return torch.cat(rows).to(device), torch.cat(cols).to(device)
+
+
+def _compact(idx: torch.Tensor, count: torch.Tensor, first_row: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(row, index) pairs of the first ``count`` slots of each row of ``idx``: one compiled pass on CPU
+    (boolean indexing and repeat_interleave cost a fifth of the radius search itself), torch elsewhere.
+
+    Shapes: idx (Q, k) int64, count (Q,) int64 -> rows (E,), cols (E,), E = count.sum()
+    """
+    if resolve("auto", idx) == "numba":
+        from pcseg.ops import _kernels as K
+
+        total = int(count.sum())
+        rows, cols = torch.empty(total, dtype=torch.long), torch.empty(total, dtype=torch.long)
+        K.compact_slots(idx.contiguous().numpy(), count.contiguous().numpy(), first_row, rows.numpy(), cols.numpy())
+        return rows, cols
+    used = torch.arange(idx.shape[1], device=idx.device) < count.view(-1, 1)
+    own = torch.arange(first_row, first_row + idx.shape[0], device=idx.device)
+    return own.repeat_interleave(count), idx[used]
 
 
 def _check_flow(flow: str, cosine: bool = False) -> None:
@@ -167,7 +209,9 @@ def knn_graph(x: torch.Tensor, k: int, batch: torch.Tensor | None = None, loop: 
     Shapes: x (N, 3), batch (N,) -> edge_index (2, E) int64.
     """
     _check_flow(flow, cosine)
-    return _graph(*_neighbours(x, x, int(k) if loop else int(k) + 1, None, batch, batch, batch_size), loop, flow)
+    centre, neighbour = _neighbours(x, x, int(k) if loop else int(k) + 1, None, batch, batch, batch_size,
+                                    drop_self=not loop)
+    return _graph(centre, neighbour, True, flow)
 
 
 def radius_graph(x: torch.Tensor, r: float, batch: torch.Tensor | None = None, loop: bool = False,

@@ -64,6 +64,14 @@ def test_radius_keeps_strictly_closer_points_and_caps_at_the_nearest(ragged):
     assert as_pairs(pyg.radius(pts, pts[:1], 0.5)) == [(0, 0), (0, 2)]
 
 
+def test_radius_edge_lists_are_the_same_from_the_compiled_and_the_torch_compaction(ragged, monkeypatch):
+    x, y, bx, by = ragged
+    compiled = pyg.radius(x, y, 0.8, bx, by, max_num_neighbors=3)
+    monkeypatch.setattr(pyg, "resolve", lambda backend, *tensors: "torch")   # as on CUDA or without numba
+    assert torch.equal(pyg.radius(x, y, 0.8, bx, by, max_num_neighbors=3), compiled)
+    assert as_pairs(compiled) == brute(x, y, bx, by, r=0.8, cap=3)
+
+
 def test_knn_graph_direction_and_self_loops():
     g = torch.Generator().manual_seed(2)
     x = torch.rand(30, 3, generator=g)
@@ -80,6 +88,21 @@ def test_knn_graph_direction_and_self_loops():
     assert looped.shape == (2, 90) and (looped[0] == looped[1]).sum() == 30
     with pytest.raises(ValueError, match="flow"):
         pyg.knn_graph(x, 3, b, flow="up")
+
+
+def test_knn_graph_with_duplicate_points_drops_only_true_self_pairs():
+    # five copies of one point: ties go by index, so copies 3 and 4 do not find themselves among their
+    # k + 1 nearest and keep all k + 1 (torch_cluster's behaviour); the others lose their self pair
+    g = torch.Generator().manual_seed(4)
+    x = torch.cat([torch.zeros(5, 3), torch.rand(20, 3, generator=g) + 1.0]).repeat(2, 1)
+    b = torch.arange(2).repeat_interleave(25)
+    edge = pyg.knn_graph(x, 2, b)
+    want = [(i, j) for j, i in brute(x, x, b, b, k=3) if i != j]
+    assert as_pairs(edge) == want
+    assert (edge[1] == 3).sum() == 3 and (edge[1] == 0).sum() == 2
+    plain = torch.rand(50, 3, generator=g)           # no duplicates: the strided fast path
+    assert as_pairs(pyg.knn_graph(plain, 4)) == [(i, j) for j, i in brute(plain, plain, [0] * 50, [0] * 50, k=5)
+                                                 if i != j]
 
 
 def test_radius_graph_is_symmetric_without_cap():
