@@ -32,6 +32,7 @@ import numpy as np
 
 from pcseg.errors import PcsegError
 from pcseg.io.cloud import Cloud
+from pcseg.data.transforms import MixBlocks, RandomDensity, find
 
 FEATURE_CHANNELS = {"xyz": 3, "rgb": 3, "xyz_norm": 3, "normal": 3}
 DEFAULT_FEATURES = ("xyz", "rgb", "xyz_norm")
@@ -280,6 +281,8 @@ class BlockDataset:
         self.block_size, self.stride = float(block_size), float(stride)
         self.num_points, self.min_points = int(num_points), int(min_points)
         self.transform, self.seed, self.epoch = transform, int(seed), 0
+        # block-level augmentations (pcseg.data.transforms): uneven density before sampling, block mixing
+        self._density, self._mix = find(transform, RandomDensity), find(transform, MixBlocks)
         self.features = check_features(features)
         self._sources = list(clouds)
         self._cached: tuple[int, Cloud] | None = None   # the last room loaded through a callable
@@ -339,19 +342,30 @@ class BlockDataset:
         r, bx, by = self.block(i)
         return _block_points(self._indexes[r], bx, by, self._cloud(r).coord, self.block_size, self.stride)
 
-    def __getitem__(self, i: int) -> dict[str, np.ndarray]:
-        if not -len(self) <= i < len(self):
-            raise IndexError(f"block {i} out of range ({len(self)} blocks)")
-        i = i % len(self)
+    def _sample_block(self, i: int, num_points: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
         r, bx, by = self.block(i)
         idx = self._indexes[r]
         cloud = self._cloud(r)
         pts = _block_points(idx, bx, by, cloud.coord, self.block_size, self.stride)
-        rng = np.random.default_rng([self.seed, self.epoch, i])
-        pts = pts[sample_indices(len(pts), self.num_points, rng)]
+        if self._density is not None:
+            pts = pts[self._density.keep(cloud.coord[pts], rng)]
+        pts = pts[sample_indices(len(pts), num_points, rng)]
         center = idx.room_min[:2] + np.array([bx, by]) * self.stride + self.block_size / 2
         return block_features(cloud, pts, center, idx.room_min, idx.room_max, self.features,
                               self.transform, rng)
+
+    def __getitem__(self, i: int) -> dict[str, np.ndarray]:
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"block {i} out of range ({len(self)} blocks)")
+        i = i % len(self)
+        rng = np.random.default_rng([self.seed, self.epoch, i])
+        if self._mix is not None and self._mix.p > 0 and len(self) > 1 and rng.random() < self._mix.p:
+            other = int(rng.integers(len(self) - 1))
+            other += other >= i                                  # any block but this one
+            half = self.num_points // 2
+            own, mixed = self._sample_block(i, self.num_points - half, rng), self._sample_block(other, half, rng)
+            return {k: np.concatenate([own[k], mixed[k]], axis=1 if k == "features" else 0) for k in own}
+        return self._sample_block(i, self.num_points, rng)
 
     def __repr__(self) -> str:
         return (f"BlockDataset({len(self._sources)} rooms, {len(self)} blocks, block_size={self.block_size}, "

@@ -224,10 +224,78 @@ class RandomColorDrop:
         return f"RandomColorDrop(p={self.p})"
 
 
+class RandomDensity:
+    """Uneven density, as a scanner leaves it: with probability p, before a block's points are sampled,
+    points are kept with probability ``min(1, (reach / d)^2)``, d their distance to a virtual scanner placed
+    at a random spot up to 4 m from the block at 0.8-1.8 m height (density of a scan falls with the square of
+    the distance; S3DIS rooms were captured from several tripod positions, Armeni et al. CVPR 2016), so some
+    blocks are sparse and unevenly sampled where training rooms are dense everywhere. At least a quarter of
+    the points stay. Acts in pcseg.data.blocks.BlockDataset through :meth:`keep` (it needs the block's
+    points before the fixed-size sample is drawn); as a sample transform it passes the sample through.
+    """
+
+    def __init__(self, p: float = 0.5, reach: tuple[float, float] = (0.8, 3.0), min_keep: float = 0.25) -> None:
+        if not 0 <= p <= 1:
+            raise ValueError(f"p must be in [0, 1], got {p}")
+        self.p, self.reach, self.min_keep = float(p), (float(reach[0]), float(reach[1])), float(min_keep)
+
+    def keep(self, coord: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Indices of the points kept. Shapes: coord (N, 3) room coordinates -> (M,) int64, M >= N / 4."""
+        n = len(coord)
+        if n == 0 or self.p == 0 or rng.random() >= self.p:      # p = 0 draws nothing: off
+            return np.arange(n)
+        coord = np.asarray(coord, dtype=np.float64)
+        angle, dist = rng.uniform(0, 2 * np.pi), rng.uniform(0.0, 4.0)
+        centre = coord.mean(axis=0)
+        scanner = np.array([centre[0] + dist * np.cos(angle), centre[1] + dist * np.sin(angle),
+                            coord[:, 2].min() + rng.uniform(0.8, 1.8)])
+        d = np.linalg.norm(coord - scanner, axis=1)
+        prob = np.minimum(1.0, (rng.uniform(*self.reach) / np.maximum(d, 1e-3)) ** 2)
+        kept = np.flatnonzero(rng.random(n) < prob)
+        least = int(np.ceil(self.min_keep * n))
+        if len(kept) < least:                         # too sparse: keep the points nearest the scanner
+            kept = np.sort(np.argsort(d, kind="stable")[:least])
+        return kept
+
+    def __call__(self, sample: Sample, rng: np.random.Generator | Any | None = None) -> Sample:
+        return sample
+
+    def __repr__(self) -> str:
+        return f"RandomDensity(p={self.p}, reach={self.reach}, min_keep={self.min_keep})"
+
+
+class MixBlocks:
+    """Out-of-context mixing (Mix3D, Nekrasov et al., 3DV 2021: two augmented scenes overlaid in one
+    sample, so a model cannot lean on the context a synthetic room always gives): with probability p a
+    training block is half its own points and half the points of another random block (another room,
+    usually), both in block-local coordinates and each augmented on its own. Acts in
+    pcseg.data.blocks.BlockDataset (it needs a second block); as a sample transform it passes through."""
+
+    def __init__(self, p: float = 0.3) -> None:
+        if not 0 <= p <= 1:
+            raise ValueError(f"p must be in [0, 1], got {p}")
+        self.p = float(p)
+
+    def __call__(self, sample: Sample, rng: np.random.Generator | Any | None = None) -> Sample:
+        return sample
+
+    def __repr__(self) -> str:
+        return f"MixBlocks(p={self.p})"
+
+
+def find(transform: Any, kind: type) -> Any:
+    """The first transform of type ``kind`` in ``transform`` (a Compose or a single transform), or None."""
+    for t in getattr(transform, "transforms", [transform]):
+        if isinstance(t, kind):
+            return t
+    return None
+
+
 # the words ``data.augment`` accepts in a config, each with the defaults above
 AUGMENTATIONS: dict[str, Callable[[], Callable[..., Sample]]] = {
     "rotate_z": RandomRotateZ, "flip": RandomFlipXY, "scale": RandomScale, "jitter": RandomJitter,
     "tilt": RandomTilt, "color_jitter": RandomColorJitter, "color_drop": RandomColorDrop,
+    "density": RandomDensity, "mix": MixBlocks,
 }
 
 
@@ -241,4 +309,5 @@ def build_augmentation(names: Sequence[str]) -> Compose | None:
 
 
 __all__ = ["Compose", "RandomRotateZ", "RandomScale", "RandomJitter", "RandomFlipXY", "RandomTilt",
-           "RandomColorJitter", "RandomColorDrop", "AUGMENTATIONS", "build_augmentation"]
+           "RandomColorJitter", "RandomColorDrop", "RandomDensity", "MixBlocks", "find", "AUGMENTATIONS",
+           "build_augmentation"]

@@ -262,3 +262,38 @@ def test_build_augmentation_from_config_words():
     assert repr(aug) == "Compose([RandomTilt(max_degrees=3.0), RandomColorDrop(p=0.2)])"
     with pytest.raises(ValueError, match="unknown augmentation 'blur'; valid: rotate_z"):
         build_augmentation(["blur"])
+
+
+def test_density_keeps_a_sparser_subset_falling_with_distance_and_at_least_a_quarter():
+    from pcseg.data.transforms import RandomDensity
+
+    rng = np.random.default_rng(0)
+    coord = rng.random((4000, 3)) * np.array([1.0, 1.0, 3.0])
+    assert np.array_equal(RandomDensity(p=0.0).keep(coord, rng), np.arange(4000))
+    sizes = []
+    for seed in range(20):
+        kept = RandomDensity(p=1.0).keep(coord, np.random.default_rng(seed))
+        assert len(kept) >= 1000 and np.all(np.diff(kept) > 0) and kept.max() < 4000
+        sizes.append(len(kept))
+    assert min(sizes) < 3000                         # some blocks really get sparser
+
+
+def test_mixed_blocks_are_half_and_half_deterministic_and_off_without_mix():
+    from pcseg.data.transforms import MixBlocks, RandomDensity
+
+    a, b = make_room(n=20000, seed=0), make_room(n=20000, seed=1)
+    b.label[:] = 7                                   # the second room's points are recognisable
+    plain = BlockDataset([a, b], num_points=512, min_points=50, seed=3)
+    never = BlockDataset([a, b], num_points=512, min_points=50, seed=3, transform=Compose([MixBlocks(p=0.0), RandomDensity(p=0.0)]))
+    assert all(np.array_equal(plain[i]["features"], never[i]["features"]) for i in range(0, len(plain), 7))
+    mixed = BlockDataset([a, b], num_points=512, min_points=50, seed=3,
+                         transform=Compose([MixBlocks(p=1.0), RandomDensity(p=1.0)]))
+    from_b = []
+    for i in range(len(mixed)):
+        item = mixed[i]
+        assert item["features"].shape == (9, 512) and item["coord"].shape == (512, 3)
+        np.testing.assert_array_equal(item["coord"], item["features"][0:3].T)
+        assert np.abs(item["coord"][:, :2]).max() <= 0.5 + 1e-5   # both halves in block-local metres
+        from_b.append((item["label"][:256] == 7).all() != (item["label"][256:] == 7).all())
+    assert np.mean(from_b) > 0.3                     # halves from different rooms, often
+    assert np.array_equal(mixed[5]["features"], mixed[5]["features"])
