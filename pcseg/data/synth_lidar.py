@@ -12,10 +12,13 @@ Layout written (as semantic-kitti.org, "Data format")::
 Each sequence is one straight street (its own random layout); its scans are taken from a car driving along
 the right-hand lane, ``STEP`` metres apart. The street has road, parking strips, raised sidewalks with curbs,
 terrain, buildings, fences, trees (trunk + crown) and bushes, poles, traffic signs (pole + plate), parked and
-moving cars and trucks, pedestrians and bicyclists, labelled with these raw SemanticKITTI ids
-(PRBonn/semantic-kitti-api `config/semantic-kitti.yaml` `labels`): 10 car, 18 truck, 30 person,
-31 bicyclist (rider and bicycle), 40 road, 44 parking, 48 sidewalk, 50 building, 51 fence, 70 vegetation,
-71 trunk, 72 terrain, 80 pole, 81 traffic-sign. Things (cars, trucks, people) carry an instance id.
+moving cars and trucks, parked trailers, caravans and buses (SemanticKITTI's other-vehicle), parked
+motorcycles, bicycles parked on the sidewalk in rows (as in the Karlsruhe streets KITTI recorded),
+pedestrians and bicyclists, labelled with these raw SemanticKITTI ids
+(PRBonn/semantic-kitti-api `config/semantic-kitti.yaml` `labels`): 10 car, 11 bicycle, 15 motorcycle,
+18 truck, 20 other-vehicle, 30 person, 31 bicyclist (rider and bicycle), 40 road, 44 parking, 48 sidewalk,
+50 building, 51 fence, 70 vegetation, 71 trunk, 72 terrain, 80 pole, 81 traffic-sign. Things (vehicles,
+bicycles, people) carry an instance id.
 
 Sensor model (a simple one, documented rather than calibrated):
 - 64 beams at the HDL-64E's own elevations, which are not evenly spaced: an upper block of 32 lasers from
@@ -44,12 +47,13 @@ import numpy as np
 
 from pcseg.errors import PcsegError
 
-RAW_IDS = {"car": 10, "truck": 18, "person": 30, "bicyclist": 31, "road": 40, "parking": 44, "sidewalk": 48,
-           "building": 50, "fence": 51, "vegetation": 70, "trunk": 71, "terrain": 72, "pole": 80,
-           "traffic-sign": 81}
+RAW_IDS = {"car": 10, "bicycle": 11, "motorcycle": 15, "truck": 18, "other-vehicle": 20, "person": 30,
+           "bicyclist": 31, "road": 40, "parking": 44, "sidewalk": 48, "building": 50, "fence": 51,
+           "vegetation": 70, "trunk": 71, "terrain": 72, "pole": 80, "traffic-sign": 81}
 
 # material reflectivity (mean, spread): plausible values for asphalt, concrete, paint, foliage, ...
-REFLECTIVITY = {"car": (0.45, 0.25), "truck": (0.45, 0.2), "person": (0.3, 0.1), "bicyclist": (0.3, 0.1),
+REFLECTIVITY = {"car": (0.45, 0.25), "bicycle": (0.35, 0.15), "motorcycle": (0.4, 0.2), "truck": (0.45, 0.2),
+                "other-vehicle": (0.45, 0.2), "person": (0.3, 0.1), "bicyclist": (0.3, 0.1),
                 "road": (0.18, 0.03), "parking": (0.24, 0.03), "sidewalk": (0.32, 0.04), "building": (0.35, 0.1),
                 "fence": (0.3, 0.1), "vegetation": (0.5, 0.08), "trunk": (0.3, 0.05), "terrain": (0.42, 0.06),
                 "pole": (0.4, 0.08), "traffic-sign": (0.85, 0.05)}
@@ -169,6 +173,51 @@ def _truck(street: Street, rng: np.random.Generator, x: float, y: float, yaw: fl
             street.add(box(at(dx - 0.6, dy, 0.5), (1.0, 0.35, 1.0), yaw), "truck", rng, inst, 0.08)
 
 
+def _other_vehicle(street: Street, rng: np.random.Generator, x: float, y: float, yaw: float) -> None:
+    """A trailer, caravan or bus: SemanticKITTI's other-vehicle (Behley et al., ICCV 2019, class
+    definitions: buses, trams, trailers, caravans) - one tall box on wheels, sizes of each kind."""
+    inst = street.new_instance()
+    refl = float(np.clip(rng.normal(*REFLECTIVITY["other-vehicle"]), 0.08, 0.9))
+    kind = rng.random()
+    if kind < 0.4:                                                   # trailer: low, open or boxed
+        length, width, height, clear = rng.uniform(2.5, 4.5), rng.uniform(1.5, 2.1), rng.uniform(0.5, 1.8), 0.45
+    elif kind < 0.75:                                                # caravan
+        length, width, height, clear = rng.uniform(4.5, 7.0), rng.uniform(2.1, 2.4), rng.uniform(2.3, 2.7), 0.35
+    else:                                                            # bus
+        length, width, height, clear = rng.uniform(10.0, 12.5), 2.5, rng.uniform(2.9, 3.2), 0.3
+    at = _placer(x, y, yaw)
+    street.add(box(at(0, 0, clear + height / 2), (length, width, height), yaw), "other-vehicle", rng, inst, refl)
+    for dx in ((-0.2 * length,) if length < 5 else (-0.3 * length, 0.3 * length)):
+        for dy in (-width * 0.42, width * 0.42):
+            street.add(box(at(dx, dy, 0.35), (0.7, 0.22, 0.7), yaw), "other-vehicle", rng, inst, 0.08)
+
+
+def _two_wheeler(street: Street, rng: np.random.Generator, x: float, y: float, yaw: float, cls: str,
+                 z0: float = 0.0) -> None:
+    """A parked bicycle (wheels 0.66 m, frame, saddle, bars; about 1.7 m long) or motorcycle (wheels 0.6 m,
+    a heavier body and seat up to 1.1 m; about 2.1 m long), standing upright on ground at height z0."""
+    inst = street.new_instance()
+    at = _placer(x, y, yaw)
+    if cls == "bicycle":
+        wheel, half, tyre = 0.66, 0.53, 0.05
+        parts = [((0, 0, 0.7), (1.0, 0.06, 0.08)), ((-0.2, 0, 0.85), (0.25, 0.12, 0.06)),   # frame, saddle
+                 ((0.45, 0, 1.0), (0.06, 0.55, 0.05))]                                        # handlebar
+    else:
+        wheel, half, tyre = 0.6, 0.7, 0.14
+        parts = [((0, 0, 0.65), (1.3, 0.45, 0.5)), ((-0.25, 0, 0.95), (0.7, 0.3, 0.15)),     # body, seat
+                 ((0.6, 0, 1.05), (0.1, 0.75, 0.06))]                                         # handlebar
+    parts += [((dx, 0, wheel / 2 + 0.01), (wheel, tyre, wheel)) for dx in (-half, half)]
+    for (dx, dy, z), size in parts:
+        street.add(box(at(dx, dy, z0 + z), size, yaw), cls, rng, inst)
+
+
+def _bicycle_row(street: Street, rng: np.random.Generator, x: float, y: float, z0: float, side: float) -> None:
+    """1-7 bicycles parked side by side, across the sidewalk (a rack, or a row against a wall)."""
+    for k in range(int(rng.integers(1, 8))):
+        _two_wheeler(street, rng, x + k * rng.uniform(0.55, 0.8), y, side * np.pi / 2 + rng.normal(0, 0.15),
+                     "bicycle", z0)
+
+
 def _person(street: Street, rng: np.random.Generator, x: float, y: float, z0: float, cls: str = "person",
             instance: int | None = None) -> None:
     inst = street.new_instance() if instance is None else instance
@@ -223,6 +272,7 @@ def build_street(rng: np.random.Generator, x_min: float, x_max: float, sensor_x:
     length = x_max - x_min
     mid = (x_min + x_max) / 2
     st.add(box((mid, 0, -0.05), (length, 2 * half_road, 0.1)), "road", rng)
+    walks: dict[float, tuple[float, float]] = {}                  # side -> sidewalk's inner and outer edge
     for side in (-1.0, 1.0):
         curb = half_road
         if rng.random() < 0.6:                                   # a parking strip, interrupted by road
@@ -235,9 +285,15 @@ def build_street(rng: np.random.Generator, x_min: float, x_max: float, sensor_x:
                 if cls == "parking":                              # parked vehicles
                     px = x + rng.uniform(0.5, 3)
                     while px < x + seg - 4:
-                        if rng.random() < 0.12:
+                        if rng.random() < 0.04:                  # trucks are rare in SemanticKITTI
                             _truck(st, rng, px + 4, side * (curb + 1.3), rng.normal(0, 0.03))
                             px += 11
+                        elif rng.random() < 0.1:
+                            _other_vehicle(st, rng, px + 3.5, side * (curb + 1.3), rng.normal(0, 0.03))
+                            px += rng.uniform(8, 14)
+                        elif rng.random() < 0.06:
+                            _two_wheeler(st, rng, px + 1.2, side * (curb + 1.0), rng.normal(0, 0.2), "motorcycle")
+                            px += rng.uniform(2.5, 4)
                         elif rng.random() < 0.5:
                             _car(st, rng, px + 2.3, side * (curb + 1.25), rng.normal(0, 0.04))
                             px += rng.uniform(5.2, 7.5)
@@ -245,16 +301,26 @@ def build_street(rng: np.random.Generator, x_min: float, x_max: float, sensor_x:
                             px += rng.uniform(3, 8)
                 x += seg
             curb += width
+        # half the streets have a grass strip between kerb and sidewalk, where the trees stand (terrain and
+        # vegetation are among SemanticKITTI's most frequent classes, Behley et al., ICCV 2019, Fig. 3)
+        lawn = rng.uniform(1.2, 3.0) if rng.random() < 0.5 else 0.0
+        if lawn:
+            st.add(box((mid, side * (curb + lawn / 2), 0.06), (length, lawn, 0.12)), "terrain", rng)
         walk = rng.uniform(2.0, 4.0)
-        st.add(box((mid, side * (curb + walk / 2), 0.075), (length, walk, 0.15)), "sidewalk", rng)
-        outer = curb + walk
+        st.add(box((mid, side * (curb + lawn + walk / 2), 0.075), (length, walk, 0.15)), "sidewalk", rng)
+        outer = curb + lawn + walk
+        walks[side] = (curb + lawn, outer)
         st.add(box((mid, side * (outer + 40), -0.02 + rng.uniform(0, 0.08)), (length, 80, 0.1)), "terrain", rng)
         # trees, poles and signs along the sidewalk
         x = x_min + rng.uniform(0, 6)
         while x < x_max:
             kind = rng.random()
             if kind < 0.45:
-                _tree(st, rng, x, side * (curb + rng.uniform(0.6, 1.0)), 0.15)
+                _tree(st, rng, x, side * (curb + (lawn / 2 if lawn else rng.uniform(0.6, 1.0))), 0.15)
+                if lawn and rng.random() < 0.4:                  # shrubs on the grass strip
+                    r = rng.uniform(0.4, min(1.0, lawn / 2))
+                    st.add(blob((x + rng.uniform(2, 4), side * (curb + lawn / 2), r * 0.6), (r, r, r * 0.7),
+                                rng, 0.25), "vegetation", rng)
             elif kind < 0.7:
                 st.add(cylinder((x, side * (curb + 0.35), 0.15), rng.uniform(0.07, 0.14), rng.uniform(4.5, 9), 8),
                        "pole", rng)
@@ -265,6 +331,12 @@ def build_street(rng: np.random.Generator, x_min: float, x_max: float, sensor_x:
                 st.add(box((x - side * 0.05, side * (curb + 0.35), 0.15 + h), plate), "traffic-sign", rng,
                        reflectivity=float(np.clip(rng.normal(0.85, 0.05), 0.6, 0.95)))
             x += rng.uniform(6, 14)
+        # bicycles parked in rows at the sidewalk's edges
+        x = x_min + rng.uniform(0, 20)
+        while x < x_max:
+            edge = curb + 0.9 if rng.random() < 0.5 else outer - 0.9
+            _bicycle_row(st, rng, x, side * edge, 0.15, side)
+            x += rng.uniform(15, 45)
         # pedestrians on the sidewalk
         x = x_min + rng.uniform(0, 10)
         while x < x_max:
@@ -299,7 +371,7 @@ def build_street(rng: np.random.Generator, x_min: float, x_max: float, sensor_x:
     # traffic: oncoming lane anywhere, the sensor's lane only ahead of / behind the drive
     x = x_min + rng.uniform(0, 15)
     while x < x_max:
-        if rng.random() < 0.2:
+        if rng.random() < 0.06:
             _truck(st, rng, x, half_road / 2, np.pi + rng.normal(0, 0.02))
         else:
             _car(st, rng, x, half_road / 2, np.pi + rng.normal(0, 0.03))
@@ -310,8 +382,13 @@ def build_street(rng: np.random.Generator, x_min: float, x_max: float, sensor_x:
     xs = [rng.uniform(*sensor_x) + rng.uniform(-8, 12)] + list(rng.uniform(x_min, x_max, int(rng.integers(2, 5))))
     for x in xs:
         _bicyclist(st, rng, x, -(half_road - 0.6))
-    # a truck and a pedestrian close to the drive so every sequence has them in range
-    _truck(st, rng, sensor_x[1] + rng.uniform(5, 20), half_road / 2, np.pi)
+    # a truck, a bus or trailer, a motorcycle, bicycles and a pedestrian close to the drive so every sequence
+    # has them in range
+    _truck(st, rng, sensor_x[1] + rng.uniform(20, 40), half_road / 2, np.pi)
+    _other_vehicle(st, rng, sensor_x[0] - rng.uniform(5, 20), half_road / 2, np.pi + rng.normal(0, 0.02))
+    _two_wheeler(st, rng, rng.uniform(*sensor_x) + rng.uniform(-10, 10), half_road - 0.8, rng.normal(0, 0.2),
+                 "motorcycle")
+    _bicycle_row(st, rng, rng.uniform(*sensor_x) + rng.uniform(-6, 6), -(walks[-1.0][0] + 0.9), 0.15, -1.0)
     _person(st, rng, rng.uniform(*sensor_x) + rng.uniform(3, 10), -(half_road + 0.5), 0.0)
     return st
 
