@@ -30,9 +30,9 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from pcseg.data.transforms import MixBlocks, RandomDensity, find
 from pcseg.errors import PcsegError
 from pcseg.io.cloud import Cloud
-from pcseg.data.transforms import MixBlocks, RandomDensity, find
 
 FEATURE_CHANNELS = {"xyz": 3, "rgb": 3, "xyz_norm": 3, "normal": 3}
 DEFAULT_FEATURES = ("xyz", "rgb", "xyz_norm")

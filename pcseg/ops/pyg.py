@@ -96,9 +96,7 @@ def _neighbours(x: torch.Tensor, y: torch.Tensor, k: int, r: float | None, batch
         kk = min(k, n)
         # query -> global row in y; neighbour -> global row in x (its example's first point + its index)
         if r is None:                                         # every slot is a neighbour
-            _, idx = neighbors.knn(q, ref, kk)
-            if b > 1 or x_off:
-                idx.add_((torch.arange(b, device=idx.device) * n + x_off).view(b, 1, 1))
+            idx = _global(neighbors.knn(q, ref, kk)[1], n, x_off)
             own = torch.arange(y_off, y_off + b * m, device=idx.device).view(-1, 1)
             if not drop_self:
                 rows.append(own.expand(-1, kk).reshape(-1))
@@ -107,25 +105,16 @@ def _neighbours(x: torch.Tensor, y: torch.Tensor, k: int, r: float | None, batch
             # a row holds its own point at most once (indices in a row are distinct); nearly always it is
             # the nearest, in slot 0, and then dropping the slot is one strided copy (a boolean mask over
             # the slots costs 20x more; it is kept for duplicate points, where another may come first)
-            rows_idx = idx.view(-1, kk)
-            if bool((rows_idx[:, 0] == own[:, 0]).all()):
-                cols.append(rows_idx[:, 1:].reshape(-1))
+            if bool((idx[:, 0] == own[:, 0]).all()):
+                cols.append(idx[:, 1:].reshape(-1))
                 rows.append(own.expand(-1, kk - 1).reshape(-1))
                 continue
-            keep = rows_idx != own
-            cols.append(rows_idx[keep])
+            keep = idx != own
+            cols.append(idx[keep])
             rows.append(own.view(-1).repeat_interleave(keep.sum(1)))
         else:                                                 # slots beyond count repeat the nearest
             idx, count = neighbors.ring_query(q, ref, 0.0, r, kk)
-            if b > 1 or x_off:
-                idx.add_((torch.arange(b, device=idx.device) * n + x_off).view(b, 1, 1))
-            own = torch.arange(y_off, y_off + b * m, device=idx.device)
-            count = count.reshape(-1).to(torch.long)
-            if bool((count == kk).all()):                     # every query full: no slot to drop
-                rows.append(own.view(-1, 1).expand(-1, kk).reshape(-1))
-                cols.append(idx.reshape(-1))
-                continue
-            row, col = _compact(idx.view(-1, kk), count, y_off)
+            row, col = _compact(_global(idx, n, x_off), count.reshape(-1).to(torch.long), y_off)
             rows.append(row)
             cols.append(col)
     if not rows:
@@ -134,6 +123,15 @@ def _neighbours(x: torch.Tensor, y: torch.Tensor, k: int, r: float | None, batch
     if len(rows) == 1:
         return rows[0].to(device), cols[0].to(device)
     return torch.cat(rows).to(device), torch.cat(cols).to(device)
+
+
+def _global(idx: torch.Tensor, n: int, x_off: int) -> torch.Tensor:
+    """Per-example neighbour indices (B, M, k) made global rows of x, in place: example e's first row is
+    ``x_off + e * n``. Shapes: -> (B * M, k)"""
+    b, k = idx.shape[0], idx.shape[-1]
+    if b > 1 or x_off:
+        idx.add_((torch.arange(b, device=idx.device) * n + x_off).view(b, 1, 1))
+    return idx.view(-1, k)
 
 
 def _compact(idx: torch.Tensor, count: torch.Tensor, first_row: int) -> tuple[torch.Tensor, torch.Tensor]:
