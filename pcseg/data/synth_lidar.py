@@ -11,10 +11,10 @@ Layout written (as semantic-kitti.org, "Data format")::
 
 Each sequence is one straight street (its own random layout); its scans are taken from a car driving along
 the right-hand lane, ``STEP`` metres apart. The street has road, parking strips, raised sidewalks with curbs,
-terrain, buildings, fences, trees (trunk + crown) and bushes, poles, traffic signs (pole + plate), parked and
-moving cars and trucks, parked trailers, caravans and buses (SemanticKITTI's other-vehicle), parked
-motorcycles, bicycles parked on the sidewalk in rows (as in the Karlsruhe streets KITTI recorded),
-pedestrians and bicyclists, labelled with these raw SemanticKITTI ids
+uneven terrain (grass strips and open ground as height fields), buildings, fences, trees (trunk + crown) and
+bushes, poles, traffic signs (pole + plate), parked and moving cars and trucks, parked trailers, caravans
+and buses (SemanticKITTI's other-vehicle), parked motorcycles, bicycles parked on the sidewalk in rows (as in
+the Karlsruhe streets KITTI recorded), pedestrians and bicyclists, labelled with these raw SemanticKITTI ids
 (PRBonn/semantic-kitti-api `config/semantic-kitti.yaml` `labels`): 10 car, 11 bicycle, 15 motorcycle,
 18 truck, 20 other-vehicle, 30 person, 31 bicyclist (rider and bicycle), 40 road, 44 parking, 48 sidewalk,
 50 building, 51 fence, 70 vegetation, 71 trunk, 72 terrain, 80 pole, 81 traffic-sign. Things (vehicles,
@@ -26,7 +26,8 @@ Sensor model (a simple one, documented rather than calibrated):
   (Velodyne HDL-64E S2 user's manual: upper and lower laser blocks, vertical angular resolution ~0.4 deg on
   average), 2048 azimuth steps over 360 deg, mounted 1.73 m above the road (KITTI's
   Velodyne height, Geiger et al., IJRR 2013, Fig. 3), returns up to 120 m (datasheet range).
-- range noise: Gaussian, sigma 2 cm (datasheet accuracy < 2 cm).
+- range noise: Gaussian, sigma 2 cm (datasheet accuracy < 2 cm); beams entering foliage return from up to
+  1.2 m inside it (FOLIAGE_DEPTH).
 - remission = reflectivity(material, per-instance jitter) * (0.4 + 0.6 cos(incidence)) * exp(-range / 250)
   + N(0, 0.02), clipped to [0, 1]; traffic-sign plates are retro-reflective (0.85).
 - dropouts: 1.5 % of returns at random, more with range (+ 15 % at 120 m), and half of the returns whose
@@ -62,7 +63,21 @@ ROWS, COLS = 64, 2048
 FOV_UP, FOV_DOWN = 2.0, -24.8          # degrees, HDL-64E
 SENSOR_HEIGHT = 1.73                   # metres, KITTI
 MAX_RANGE = 120.0
+# How often things are placed is set so that the class shares of the scans come near SemanticKITTI's own,
+# KITTI_CONTENT (share of all points per raw id, PRBonn/semantic-kitti-api config/semantic-kitti.yaml
+# `content`, rounded). A generator that shows a bicycle row or a bus beside every drive teaches a model that
+# small irregular things near the car are bicycles, not bushes. `python tools/lidar_shares.py` prints the
+# generator's shares beside these.
+KITTI_CONTENT = {10: 0.0408, 11: 0.00017, 15: 0.0004, 18: 0.0021, 20: 0.0016, 30: 0.00018, 31: 1e-8, 40: 0.1987,
+                 44: 0.0147, 48: 0.1439, 50: 0.1327, 51: 0.0724, 70: 0.2668, 71: 0.0060, 72: 0.0781, 80: 0.0029,
+                 81: 0.0006}
 RANGE_NOISE = 0.02
+# foliage is porous: a beam enters a crown or hedge and returns from a leaf some way inside it. The depth of
+# the first return follows the canopy's gap probability, exp(-G * LAD * depth) (Beer-Lambert; Ni-Meister,
+# Jupp and Dubayah, IEEE TGRS 2001, lidar waveforms in discrete canopies): exponential with this mean
+# (metres), cut at FOLIAGE_MAX_DEPTH. Vegetation in a scan is a speckled volume, not a smooth shell.
+FOLIAGE_DEPTH = 0.3
+FOLIAGE_MAX_DEPTH = 1.2
 STEP = 1.2                             # metres between scans (about 12 m/s at 10 Hz)
 DEFAULT_SEQUENCES = ("00", "08")
 DEFAULT_SCANS = 3
@@ -93,6 +108,26 @@ def cylinder(base: Sequence[float], radius: float, height: float, segments: int 
     caps = np.concatenate([np.stack([np.full_like(i, 2 * segments), j, i], 1),
                            np.stack([np.full_like(i, 2 * segments + 1), i + segments, j + segments], 1)])
     return v.astype(np.float32), np.concatenate([side, caps]).astype(np.uint32)
+
+
+def heightfield(x0: float, x1: float, y0: float, y1: float, res: float, z0: float, rng: np.random.Generator,
+                bumps: float, grain: float) -> tuple[np.ndarray, np.ndarray]:
+    """Uneven ground over [x0, x1] x [y0, y1]: a grid every ``res`` metres at height ``z0`` plus three long
+    waves (amplitude up to ``bumps``, 4-25 m wavelengths) and per-vertex grain (sigma ``grain``). Grass and
+    soil are not planes: their centimetre roughness and metre-scale undulation is what tells terrain from the
+    smooth road and sidewalk in a scan without remission. Shapes: -> (V, 3) float32, (T, 3) uint32"""
+    nx, ny = max(2, int(math.ceil((x1 - x0) / res)) + 1), max(2, int(math.ceil((y1 - y0) / res)) + 1)
+    gx, gy = np.meshgrid(np.linspace(x0, x1, nx), np.linspace(y0, y1, ny), indexing="ij")
+    z = np.full_like(gx, z0)
+    for _ in range(3):
+        theta, wave = rng.uniform(0, np.pi), rng.uniform(4, 25)
+        z += rng.uniform(0, bumps) * np.sin(2 * np.pi * (gx * np.cos(theta) + gy * np.sin(theta)) / wave
+                                             + rng.uniform(0, 2 * np.pi))
+    z += rng.normal(0, grain, z.shape)
+    v = np.stack([gx, gy, z], -1).reshape(-1, 3)
+    i = (np.arange(nx - 1)[:, None] * ny + np.arange(ny - 1)[None]).ravel()
+    f = np.concatenate([np.stack([i, i + ny, i + ny + 1], 1), np.stack([i, i + ny + 1, i + 1], 1)])
+    return v.astype(np.float32), f.astype(np.uint32)
 
 
 _SPHERE: tuple[np.ndarray, np.ndarray] | None = None
@@ -243,7 +278,7 @@ def _bicyclist(street: Street, rng: np.random.Generator, x: float, y: float) -> 
 
 
 def _tree(street: Street, rng: np.random.Generator, x: float, y: float, z0: float) -> None:
-    trunk_h = rng.uniform(1.8, 3.5)
+    trunk_h = rng.uniform(1.2, 2.8)
     r = rng.uniform(0.12, 0.3)
     street.add(cylinder((x, y, z0), r, trunk_h + 0.8, 10), "trunk", rng)
     crown = rng.uniform(1.5, 3.2)
@@ -275,7 +310,7 @@ def build_street(rng: np.random.Generator, x_min: float, x_max: float, sensor_x:
     walks: dict[float, tuple[float, float]] = {}                  # side -> sidewalk's inner and outer edge
     for side in (-1.0, 1.0):
         curb = half_road
-        if rng.random() < 0.6:                                   # a parking strip, interrupted by road
+        if rng.random() < 0.4:                                   # a parking strip, interrupted by road
             width = 2.5
             x = x_min
             while x < x_max:
@@ -285,16 +320,16 @@ def build_street(rng: np.random.Generator, x_min: float, x_max: float, sensor_x:
                 if cls == "parking":                              # parked vehicles
                     px = x + rng.uniform(0.5, 3)
                     while px < x + seg - 4:
-                        if rng.random() < 0.04:                  # trucks are rare in SemanticKITTI
+                        if rng.random() < 0.02:                  # trucks are rare in SemanticKITTI
                             _truck(st, rng, px + 4, side * (curb + 1.3), rng.normal(0, 0.03))
                             px += 11
-                        elif rng.random() < 0.1:
+                        elif rng.random() < 0.02:
                             _other_vehicle(st, rng, px + 3.5, side * (curb + 1.3), rng.normal(0, 0.03))
                             px += rng.uniform(8, 14)
-                        elif rng.random() < 0.06:
+                        elif rng.random() < 0.03:
                             _two_wheeler(st, rng, px + 1.2, side * (curb + 1.0), rng.normal(0, 0.2), "motorcycle")
                             px += rng.uniform(2.5, 4)
-                        elif rng.random() < 0.5:
+                        elif rng.random() < 0.3:
                             _car(st, rng, px + 2.3, side * (curb + 1.25), rng.normal(0, 0.04))
                             px += rng.uniform(5.2, 7.5)
                         else:
@@ -303,25 +338,30 @@ def build_street(rng: np.random.Generator, x_min: float, x_max: float, sensor_x:
             curb += width
         # half the streets have a grass strip between kerb and sidewalk, where the trees stand (terrain and
         # vegetation are among SemanticKITTI's most frequent classes, Behley et al., ICCV 2019, Fig. 3)
-        lawn = rng.uniform(1.2, 3.0) if rng.random() < 0.5 else 0.0
-        if lawn:
-            st.add(box((mid, side * (curb + lawn / 2), 0.06), (length, lawn, 0.12)), "terrain", rng)
+        lawn = rng.uniform(1.2, 3.0) if rng.random() < 0.6 else 0.0
+        if lawn:                                                 # a kerbed bed, grass on top
+            st.add(box((mid, side * (curb + lawn / 2), 0.04), (length, lawn, 0.08)), "terrain", rng)
+            y_in, y_out = sorted((side * curb, side * (curb + lawn)))
+            st.add(heightfield(x_min, x_max, y_in, y_out, 0.25, 0.1, rng, 0.04, 0.025), "terrain", rng)
         walk = rng.uniform(2.0, 4.0)
         st.add(box((mid, side * (curb + lawn + walk / 2), 0.075), (length, walk, 0.15)), "sidewalk", rng)
         outer = curb + lawn + walk
         walks[side] = (curb + lawn, outer)
-        st.add(box((mid, side * (outer + 40), -0.02 + rng.uniform(0, 0.08)), (length, 80, 0.1)), "terrain", rng)
+        ground = 0.03 + rng.uniform(0, 0.08)                    # the open ground behind the sidewalk
+        st.add(box((mid, side * (outer + 40), ground - 0.05), (length, 80, 0.1)), "terrain", rng)
+        y_in, y_out = sorted((side * outer, side * (outer + 80)))
+        st.add(heightfield(x_min, x_max, y_in, y_out, 1.0, ground, rng, 0.15, 0.04), "terrain", rng)
         # trees, poles and signs along the sidewalk
         x = x_min + rng.uniform(0, 6)
         while x < x_max:
             kind = rng.random()
-            if kind < 0.45:
+            if kind < 0.55:
                 _tree(st, rng, x, side * (curb + (lawn / 2 if lawn else rng.uniform(0.6, 1.0))), 0.15)
-                if lawn and rng.random() < 0.4:                  # shrubs on the grass strip
+                if lawn and rng.random() < 0.8:                  # shrubs on the grass strip
                     r = rng.uniform(0.4, min(1.0, lawn / 2))
                     st.add(blob((x + rng.uniform(2, 4), side * (curb + lawn / 2), r * 0.6), (r, r, r * 0.7),
                                 rng, 0.25), "vegetation", rng)
-            elif kind < 0.7:
+            elif kind < 0.75:
                 st.add(cylinder((x, side * (curb + 0.35), 0.15), rng.uniform(0.07, 0.14), rng.uniform(4.5, 9), 8),
                        "pole", rng)
             elif kind < 0.9:
@@ -330,18 +370,18 @@ def build_street(rng: np.random.Generator, x_min: float, x_max: float, sensor_x:
                 plate = (0.04, rng.uniform(0.6, 0.9), rng.uniform(0.6, 0.9))
                 st.add(box((x - side * 0.05, side * (curb + 0.35), 0.15 + h), plate), "traffic-sign", rng,
                        reflectivity=float(np.clip(rng.normal(0.85, 0.05), 0.6, 0.95)))
-            x += rng.uniform(6, 14)
+            x += rng.uniform(5, 12)
         # bicycles parked in rows at the sidewalk's edges
-        x = x_min + rng.uniform(0, 20)
+        x = x_min + rng.uniform(0, 100)
         while x < x_max:
             edge = curb + 0.9 if rng.random() < 0.5 else outer - 0.9
             _bicycle_row(st, rng, x, side * edge, 0.15, side)
-            x += rng.uniform(15, 45)
+            x += rng.uniform(80, 200)
         # pedestrians on the sidewalk
-        x = x_min + rng.uniform(0, 10)
+        x = x_min + rng.uniform(0, 40)
         while x < x_max:
             _person(st, rng, x, side * (curb + rng.uniform(0.8, walk - 0.3)), 0.15)
-            x += rng.uniform(6, 25)
+            x += rng.uniform(25, 80)
         # buildings, with fences, bushes and trees in the gaps
         x = x_min
         while x < x_max:
@@ -350,15 +390,18 @@ def build_street(rng: np.random.Generator, x_min: float, x_max: float, sensor_x:
                 setback = rng.uniform(0.5, 6)
                 st.add(box((x + blen / 2, side * (outer + setback + depth / 2), height / 2), (blen, depth, height)),
                        "building", rng)
-                if setback > 1.5 and rng.random() < 0.6:       # front-garden hedge or shrubs
+                if setback > 1.5 and rng.random() < 0.8:       # front-garden hedge or shrubs
                     _hedge(st, rng, x, x + blen, side * (outer + setback * rng.uniform(0.3, 0.6)))
+                elif setback > 1.0 and rng.random() < 0.6:     # or a garden fence / wall
+                    fh = rng.uniform(0.8, 1.8)
+                    st.add(box((x + blen / 2, side * (outer + 0.4), fh / 2), (blen, 0.08, fh)), "fence", rng)
                 x += blen + rng.uniform(0, 3)
             else:
                 gap = rng.uniform(6, 20)
-                if rng.random() < 0.6:
+                if rng.random() < 0.8:
                     fh = rng.uniform(0.9, 1.8)
                     st.add(box((x + gap / 2, side * (outer + 0.6), fh / 2), (gap, 0.06, fh)), "fence", rng)
-                if rng.random() < 0.5:                           # a hedge along the property line
+                if rng.random() < 0.7:                           # a hedge along the property line
                     _hedge(st, rng, x, x + gap, side * (outer + rng.uniform(0.8, 1.6)))
                 for _ in range(int(rng.integers(2, 6))):
                     bx, by = x + rng.uniform(0, gap), side * (outer + rng.uniform(1.5, 8))
@@ -375,21 +418,29 @@ def build_street(rng: np.random.Generator, x_min: float, x_max: float, sensor_x:
             _truck(st, rng, x, half_road / 2, np.pi + rng.normal(0, 0.02))
         else:
             _car(st, rng, x, half_road / 2, np.pi + rng.normal(0, 0.03))
-        x += rng.uniform(12, 35)
+        x += rng.uniform(20, 60)
     for x in (sensor_x[0] - rng.uniform(10, 20), sensor_x[1] + rng.uniform(12, 25)):
-        _car(st, rng, x, st.sensor_y, rng.normal(0, 0.02))
-    # bicyclists at the right road edge, at least one near the drive
-    xs = [rng.uniform(*sensor_x) + rng.uniform(-8, 12)] + list(rng.uniform(x_min, x_max, int(rng.integers(2, 5))))
-    for x in xs:
+        if rng.random() < 0.5:
+            _car(st, rng, x, st.sensor_y, rng.normal(0, 0.02))
+    # bicyclists at the right road edge
+    for x in rng.uniform(x_min, x_max, int(rng.integers(0, 3))):
         _bicyclist(st, rng, x, -(half_road - 0.6))
-    # a truck, a bus or trailer, a motorcycle, bicycles and a pedestrian close to the drive so every sequence
-    # has them in range
-    _truck(st, rng, sensor_x[1] + rng.uniform(20, 40), half_road / 2, np.pi)
-    _other_vehicle(st, rng, sensor_x[0] - rng.uniform(5, 20), half_road / 2, np.pi + rng.normal(0, 0.02))
-    _two_wheeler(st, rng, rng.uniform(*sensor_x) + rng.uniform(-10, 10), half_road - 0.8, rng.normal(0, 0.2),
-                 "motorcycle")
-    _bicycle_row(st, rng, rng.uniform(*sensor_x) + rng.uniform(-6, 6), -(walks[-1.0][0] + 0.9), 0.15, -1.0)
-    _person(st, rng, rng.uniform(*sensor_x) + rng.uniform(3, 10), -(half_road + 0.5), 0.0)
+    # one rare thing close to the drive (a truck, a bus or trailer, a motorcycle, a bicycle row, a pedestrian or
+    # a bicyclist), so that a few sequences are enough for every class to be seen up close
+    near = rng.uniform(*sensor_x)
+    guest = int(rng.integers(6))
+    if guest == 0:
+        _truck(st, rng, sensor_x[1] + rng.uniform(20, 40), half_road / 2, np.pi)
+    elif guest == 1:
+        _other_vehicle(st, rng, sensor_x[0] - rng.uniform(5, 20), half_road / 2, np.pi + rng.normal(0, 0.02))
+    elif guest == 2:
+        _two_wheeler(st, rng, near + rng.uniform(-10, 10), half_road - 0.8, rng.normal(0, 0.2), "motorcycle")
+    elif guest == 3:
+        _bicycle_row(st, rng, near + rng.uniform(-6, 6), -(walks[-1.0][0] + 0.9), 0.15, -1.0)
+    elif guest == 4:
+        _person(st, rng, near + rng.uniform(3, 10), -(half_road + 0.5), 0.0)
+    else:
+        _bicyclist(st, rng, near + rng.uniform(-8, 12), -(half_road - 0.6))
     return st
 
 
@@ -437,6 +488,7 @@ class StreetScanner:
         self.raw = np.array([RAW_IDS[p.cls] for p in street.parts] + [0], dtype=np.uint32)
         self.instance = np.array([p.instance for p in street.parts] + [0], dtype=np.uint32)
         self.refl = np.array([p.reflectivity for p in street.parts] + [0.0], dtype=np.float32)
+        self.porous = np.array([p.cls == "vegetation" for p in street.parts] + [False])
         self.directions = beam_directions(rows, cols)
 
     def scan(self, origin: Sequence[float], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -456,8 +508,9 @@ class StreetScanner:
         cos_inc = np.abs(np.einsum("ij,ij->i", normal, d))
         remission = self.refl[gid] * (0.4 + 0.6 * cos_inc) * np.exp(-t / 250.0)
         remission = np.clip(remission + rng.normal(0, 0.02, len(t)), 0.0, 1.0).astype(np.float32)
-        r = t + rng.normal(0, RANGE_NOISE, len(t))
-        keep = rng.random(len(t)) >= 0.015 + 0.15 * (t / MAX_RANGE) ** 2
+        depth = np.minimum(rng.exponential(FOLIAGE_DEPTH, len(t)), FOLIAGE_MAX_DEPTH) * self.porous[gid]
+        r = t + depth + rng.normal(0, RANGE_NOISE, len(t))
+        keep = (rng.random(len(t)) >= 0.015 + 0.15 * (t / MAX_RANGE) ** 2) & (r <= MAX_RANGE)
         keep &= ~((remission < 0.03) & (rng.random(len(t)) < 0.5))
         xyz = (d * r[:, None])[keep]
         points = np.concatenate([xyz, remission[keep, None]], 1).astype(np.float32)
@@ -527,4 +580,4 @@ def cli(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["synth_lidar", "cli", "build_street", "StreetScanner", "beam_directions", "RAW_IDS"]
+__all__ = ["synth_lidar", "cli", "build_street", "StreetScanner", "beam_directions", "RAW_IDS", "KITTI_CONTENT"]

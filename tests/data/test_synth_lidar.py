@@ -92,3 +92,30 @@ def test_beam_elevations_are_the_hdl64e_blocks():
     assert np.allclose(steps[:31], 1 / 3) and np.allclose(steps[32:], 0.5)      # not evenly spaced
     d = beam_directions(64, 8).reshape(64, 8, 3)
     assert np.allclose(np.degrees(np.arcsin(d[:, 0, 2])), e, atol=1e-4)
+
+
+def test_heightfield_is_uneven_ground_around_its_height():
+    from pcseg.data.synth_lidar import heightfield
+
+    v, f = heightfield(0.0, 10.0, -2.0, 2.0, 0.5, 0.3, np.random.default_rng(0), bumps=0.05, grain=0.02)
+    assert v.shape == (21 * 9, 3) and f.shape == (2 * 20 * 8, 3) and f.max() == len(v) - 1
+    assert v[:, 0].min() == 0.0 and v[:, 0].max() == 10.0 and v[:, 1].min() == -2.0 and v[:, 1].max() == 2.0
+    assert np.abs(v[:, 2] - 0.3).max() < 3 * 0.05 + 5 * 0.02       # three waves plus grain
+    assert v[:, 2].std() > 0.01                                    # not a plane
+
+
+@pytest.mark.parametrize("cls", ["building", "vegetation"])
+def test_foliage_returns_from_inside_the_crown(cls):
+    """A beam that hits a solid face returns from it; one that hits foliage returns from a leaf inside."""
+    from pcseg.data.synth_lidar import FOLIAGE_MAX_DEPTH, Street, StreetScanner, box
+
+    street = Street()
+    street.add(box((12.0, 0.0, 1.73), (4.0, 6.0, 3.0)), cls, np.random.default_rng(0))   # front face at x = 10
+    pts, labels = StreetScanner(street, rows=64, cols=512).scan((0.0, 0.0, 1.73), np.random.default_rng(1))
+    front = (labels == (50 if cls == "building" else 70)) & (np.abs(pts[:, 1]) < 2.0) & (np.abs(pts[:, 2]) < 1.0)
+    depth = pts[front, 0] - 10.0                      # how far behind the face (beams near +x)
+    assert front.sum() > 50
+    if cls == "building":
+        assert np.abs(depth).max() < 0.15
+    else:
+        assert 0.15 < np.median(depth) < 0.4 and depth.max() <= FOLIAGE_MAX_DEPTH + 0.2
