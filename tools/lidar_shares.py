@@ -25,8 +25,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sequences", type=int, default=8, help="streets (sequence ids from 40 on)")
     p.add_argument("--scans", type=int, default=2, help="scans per street")
     p.add_argument("--seed", type=int, default=5)
-    p.add_argument("--cols", type=int, default=2048, help="azimuth steps (fewer is faster, same shares)")
+    p.add_argument("--cols", type=int, default=2048, help="azimuth steps (fewer is faster, about the same shares)")
     args = p.parse_args(argv)
+    if args.sequences < 1 or args.scans < 1 or args.cols < 1:
+        p.error("--sequences, --scans and --cols must be at least 1")        # one line, exit status 2
     with tempfile.TemporaryDirectory() as tmp:
         summary = synth_lidar(tmp, sequences=[str(40 + i) for i in range(args.sequences)], scans=args.scans,
                               seed=args.seed, cols=args.cols)

@@ -63,14 +63,6 @@ ROWS, COLS = 64, 2048
 FOV_UP, FOV_DOWN = 2.0, -24.8          # degrees, HDL-64E
 SENSOR_HEIGHT = 1.73                   # metres, KITTI
 MAX_RANGE = 120.0
-# How often things are placed is set so that the class shares of the scans come near SemanticKITTI's own,
-# KITTI_CONTENT (share of all points per raw id, PRBonn/semantic-kitti-api config/semantic-kitti.yaml
-# `content`, rounded). A generator that shows a bicycle row or a bus beside every drive teaches a model that
-# small irregular things near the car are bicycles, not bushes. `python tools/lidar_shares.py` prints the
-# generator's shares beside these.
-KITTI_CONTENT = {10: 0.0408, 11: 0.00017, 15: 0.0004, 18: 0.0021, 20: 0.0016, 30: 0.00018, 31: 1e-8, 40: 0.1987,
-                 44: 0.0147, 48: 0.1439, 50: 0.1327, 51: 0.0724, 70: 0.2668, 71: 0.0060, 72: 0.0781, 80: 0.0029,
-                 81: 0.0006}
 RANGE_NOISE = 0.02
 # foliage is porous: a beam enters a crown or hedge and returns from a leaf some way inside it. The depth of
 # the first return follows the canopy's gap probability, exp(-G * LAD * depth) (Beer-Lambert; Ni-Meister,
@@ -82,6 +74,14 @@ STEP = 1.2                             # metres between scans (about 12 m/s at 1
 DEFAULT_SEQUENCES = ("00", "08")
 DEFAULT_SCANS = 3
 DRIVE_SCANS = 100                      # streets are built long enough for this many scans
+# How often things are placed is set so that the class shares of the scans come near SemanticKITTI's own,
+# KITTI_CONTENT (share of all points per raw id, PRBonn/semantic-kitti-api config/semantic-kitti.yaml
+# `content`, rounded). A generator that shows a bicycle row or a bus beside every drive teaches a model that
+# small irregular things near the car are bicycles, not bushes. `python tools/lidar_shares.py` prints the
+# generator's shares beside these.
+KITTI_CONTENT = {10: 0.0408, 11: 0.00017, 15: 0.0004, 18: 0.0021, 20: 0.0016, 30: 0.00018, 31: 1e-8, 40: 0.1987,
+                 44: 0.0147, 48: 0.1439, 50: 0.1327, 51: 0.0724, 70: 0.2668, 71: 0.0060, 72: 0.0781, 80: 0.0029,
+                 81: 0.0006}
 
 
 # ----------------------------------------------------------------------------------------------- meshes
@@ -336,7 +336,7 @@ def build_street(rng: np.random.Generator, x_min: float, x_max: float, sensor_x:
                             px += rng.uniform(3, 8)
                 x += seg
             curb += width
-        # half the streets have a grass strip between kerb and sidewalk, where the trees stand (terrain and
+        # most streets (60 %) have a grass strip between kerb and sidewalk, where the trees stand (terrain and
         # vegetation are among SemanticKITTI's most frequent classes, Behley et al., ICCV 2019, Fig. 3)
         lawn = rng.uniform(1.2, 3.0) if rng.random() < 0.6 else 0.0
         if lawn:                                                 # a kerbed bed, grass on top
