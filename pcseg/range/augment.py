@@ -2,7 +2,8 @@
 synthetic scan gives away and a real one does not.
 
 Each is a small callable ``(cloud, rng) -> cloud`` with a readable repr; ``build_scan_augmentation(names)``
-chains the ones a config names (``range.scan_augment``). They run before the projection, so the image,
+chains the ones a config names (``range.scan_augment``; ``name:key=value`` sets an
+argument, e.g. ``remission_drop:p=0.8``). They run before the projection, so the image,
 labels and kNN back-projection all see the same changed scan.
 
 - ``remission_drop``: the whole scan loses its remission (as the real labelled scans users have, which are
@@ -20,6 +21,7 @@ Shapes: cloud.coord (N, 3) -> (M, 3), M <= N; intensity and label follow the kep
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -180,13 +182,36 @@ SCAN_AUGMENTATIONS: dict[str, Callable[[], Callable[[Cloud, np.random.Generator]
 }
 
 
+def _parse(entry: str) -> tuple[str, dict[str, float]]:
+    """``"name"`` or ``"name:key=value,key=value"`` (numbers) -> (name, keyword arguments)."""
+    name, _, rest = entry.partition(":")
+    kwargs: dict[str, float] = {}
+    for item in filter(None, (part.strip() for part in rest.split(","))):
+        key, eq, value = item.partition("=")
+        try:
+            kwargs[key.strip()] = float(value)
+        except ValueError:
+            raise ValueError(f"scan augmentation {entry!r}: {item!r} is not key=number") from None
+        if not eq:
+            raise ValueError(f"scan augmentation {entry!r}: {item!r} is not key=number")
+    return name.strip(), kwargs
+
+
 def build_scan_augmentation(names: Sequence[str]) -> ScanCompose | None:
-    """The chain of named scan augmentations (None for none); an unknown name raises ValueError listing the
-    valid ones."""
-    unknown = [n for n in names if n not in SCAN_AUGMENTATIONS]
-    if unknown:
-        raise ValueError(f"unknown scan augmentation {unknown[0]!r}; valid: {', '.join(SCAN_AUGMENTATIONS)}")
-    return ScanCompose([SCAN_AUGMENTATIONS[n]() for n in names]) if names else None
+    """The chain of named scan augmentations (None for none). An entry is a name (the defaults above) or
+    ``name:key=value,...`` with other arguments, e.g. ``remission_drop:p=0.8``. An unknown name or argument
+    raises ValueError naming it."""
+    chain = []
+    for entry in names:
+        name, kwargs = _parse(entry)
+        if name not in SCAN_AUGMENTATIONS:
+            raise ValueError(f"unknown scan augmentation {name!r}; valid: {', '.join(SCAN_AUGMENTATIONS)}")
+        try:
+            chain.append(SCAN_AUGMENTATIONS[name](**kwargs))
+        except TypeError:
+            args = ", ".join(inspect.signature(SCAN_AUGMENTATIONS[name]).parameters)
+            raise ValueError(f"scan augmentation {entry!r}: {name} takes {args}") from None
+    return ScanCompose(chain) if chain else None
 
 
 __all__ = ["RemissionDrop", "RemissionJitter", "PointDrop", "BeamDrop", "SensorHeight", "Tilt", "Scale",

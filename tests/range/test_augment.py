@@ -70,3 +70,14 @@ def test_build_from_config_words():
     assert repr(chain) == "ScanCompose([RemissionDrop(p=0.4), SensorHeight(max_shift=0.25)])"
     with pytest.raises(ValueError, match="unknown scan augmentation 'fog'"):
         build_scan_augmentation(["fog"])
+
+
+def test_build_with_arguments():
+    chain = build_scan_augmentation(["remission_drop:p=0.8", "point_drop: max_drop=0.1"])
+    assert repr(chain) == "ScanCompose([RemissionDrop(p=0.8), PointDrop(max_drop=0.1)])"
+    with pytest.raises(ValueError, match="RemissionDrop|remission_drop takes p"):
+        build_scan_augmentation(["remission_drop:q=0.8"])
+    with pytest.raises(ValueError, match="is not key=number"):
+        build_scan_augmentation(["remission_drop:p=high"])
+    with pytest.raises(ValueError, match="is not key=number"):
+        build_scan_augmentation(["remission_drop:0.8"])
