@@ -14,8 +14,7 @@ ceiling, floor and four walls; doors, windows and boards are thin slabs 1-3 cm i
 wall left open behind them; beams run under the ceiling, columns stand at walls or corners; tables (top and
 legs), chairs (seat, back, legs), sofas (base, back, arms) and bookcases (open box with shelves) stand on
 the floor without overlapping; clutter (small boxes and blobs) lies on tables and on the floor. Every room
-gets at least one instance of each of the 13 classes (scan-style hallways excepted: corridors lined with
-doors and wall clutter, ``_Room.furnish_hallway``). Surfaces are sampled like a scan: uniform density per
+gets at least one instance of each of the 13 classes. Surfaces are sampled like a scan: uniform density per
 square metre, gaussian noise (sigma 5 mm), faces hidden against the floor, ceiling or walls are not sampled.
 Colours come from per-class base colours with per-instance and per-point variation plus face shading; the
 greys of wall / ceiling / board / column / beam overlap, as do the browns of table / bookcase / door, so
@@ -190,8 +189,7 @@ class _Room:
         self.rng = rng
         self.scan = scan   # scanned-room style: recessed openings with frames, L-shapes, hung clutter
         if kind == "hallway":
-            # scanned corridors run longer: S3DIS's hallways are 1.5-3 m wide and often 10 m or more long
-            w, l = rng.uniform(2.2, 3.0), rng.uniform(6.0, 12.0 if scan else 8.0)
+            w, l = rng.uniform(2.2, 3.0), rng.uniform(6.0, 8.0)
             if rng.random() < 0.5:
                 w, l = l, w
         elif kind == "conferenceRoom":
@@ -297,13 +295,9 @@ class _Room:
         # columns first (they take wall space), then the wall openings
         for _ in range(int(rng.integers(1, 3))):
             self.add_column()
-        hallway = self.scan and self.kind == "hallway"
-        doors = int(rng.integers(1, 3))
-        if hallway:   # a corridor serves the rooms on both sides of it: a door every 3-5 m along each side
-            doors = max(2, int(2 * max(w, l) / rng.uniform(3.0, 5.0)))
-        for _ in range(doors):
+        for _ in range(int(rng.integers(1, 3))):
             self.add_opening("door")
-        for _ in range(int(rng.integers(0 if hallway else 1, 3))):
+        for _ in range(int(rng.integers(1, 3))):
             self.add_opening("window")
         for _ in range(1 if self.kind != "conferenceRoom" else 2):
             self.add_opening("board")
@@ -317,9 +311,6 @@ class _Room:
             self.add("wall", [_Box(lo, hi, ((axis, side),), self.wall_holes[wall])])
         for _ in range(int(rng.integers(1, 4))):
             self.add_beam()
-        if hallway:
-            self.furnish_hallway()
-            return self.instances
         # furniture: big pieces first, then chairs around the tables, clutter last
         tables = [self.add_table(big=(self.kind == "conferenceRoom" and i == 0))
                   for i in range(int(rng.integers(1, 3)))]
@@ -357,31 +348,12 @@ class _Room:
         self.add("wall", [_box((x0, y0, 0), (x1, y1, h), faces=[xface, yface])])
         self.footprints.append((x0, y0, x1, y1))
 
-    def furnish_hallway(self) -> None:
-        """A scanned corridor holds no office: now and then a cabinet or shelf (bookcase), a bench (sofa) or
-        a side table, a few bins and boxes on the floor, and much on its walls and ceiling: signs, notice
-        boards, fire extinguishers, radiators, lamps, pipes and ducts (S3DIS labels all of them clutter).
-        So a hallway need not hold every class."""
-        rng = self.rng
-        if rng.random() < 0.35:
-            self.add_bookcase()
-        if rng.random() < 0.15:
-            self.add_sofa()
-        if rng.random() < 0.15:
-            self.add_table(big=False, small_ok=True)
-        for _ in range(int(rng.integers(1, 5))):
-            self.add_clutter_floor()
-        for _ in range(int(rng.integers(5, 13))):
-            self.add_clutter_hung(on_wall=0.8)
-        self.ensure(["clutter"])
-
-    def add_clutter_hung(self, on_wall: float = 0.55) -> None:
-        """Clutter that is not on the floor: signs, posters, extinguishers and boxes on the walls (a share
-        ``on_wall`` of them); lamps, pipes and ducts hanging under the ceiling (S3DIS labels all of them
-        clutter)."""
+    def add_clutter_hung(self) -> None:
+        """Clutter that is not on the floor: signs, posters, extinguishers and boxes on the walls; lamps,
+        pipes and ducts hanging under the ceiling (S3DIS labels all of them clutter)."""
         rng = self.rng
         w, l, h = self.size
-        if rng.random() < on_wall:
+        if rng.random() < 0.55:
             wall = int(rng.integers(4))
             width = rng.uniform(0.15, 0.8)
             span = self.reserve_wall(wall, width, margin=0.2)
