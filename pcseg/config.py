@@ -101,7 +101,8 @@ class RangeConfig:
     visible_tolerance: float = 0.25   # S3DIS: a point is seen from a viewpoint if its range is within this of its pixel's
     augment: bool = True              # training: random rotation about z, mirror, viewpoint jitter
     # training: whole-scan augmentations before projection (pcseg.range.augment.SCAN_AUGMENTATIONS:
-    # remission_drop, remission_jitter, point_drop, beam_drop, height, tilt, scale); empty = none
+    # remission_drop, remission_jitter, point_drop, beam_drop, height, tilt, scale, mix; "name:key=value"
+    # sets an argument, e.g. "remission_drop:p=0.8"); empty = none
     scan_augment: list[str] = field(default_factory=list)
 
 

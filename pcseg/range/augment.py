@@ -15,6 +15,7 @@ labels and kNN back-projection all see the same changed scan.
 - ``height``: the sensor mounted higher or lower (another vehicle): the scan moves along z.
 - ``tilt``: the sensor not level (pitch and roll of the car, a sloped road).
 - ``scale``: the world a little larger or smaller.
+- ``mix``: alternate inclination bands of two training scans (LaserMix); applied by the dataset.
 
 Shapes: cloud.coord (N, 3) -> (M, 3), M <= N; intensity and label follow the kept points.
 """
@@ -160,6 +161,47 @@ class Scale:
         return f"Scale(low={self.low}, high={self.high})"
 
 
+class LaserMix:
+    """Mixing two scans (LaserMix, Kong et al., CVPR 2023): split the field of view into 2-6 bands of
+    inclination and take alternate bands from two augmented training scans, so a model cannot lean on the
+    context one synthetic street always gives (the near ground of one street under the far buildings of
+    another). With probability p per training scan. Acts in pcseg.range.dataset.RangeDataset (it needs a
+    second scan; sensor-frame scans only, not the viewpoints of rooms); as a scan transform it passes
+    through. Bands span [fov_down, fov_up] degrees; points outside fall in the end bands."""
+
+    def __init__(self, p: float = 0.5, fov_up: float = 3.0, fov_down: float = -25.0) -> None:
+        if not 0 <= p <= 1:
+            raise ValueError(f"p must be in [0, 1], got {p}")
+        self.p, self.fov_up, self.fov_down = float(p), float(fov_up), float(fov_down)
+
+    def __call__(self, cloud: Cloud, rng: np.random.Generator) -> Cloud:
+        return cloud
+
+    def mix(self, a: Cloud, b: Cloud, rng: np.random.Generator) -> Cloud:
+        """Alternate inclination bands of ``a`` and ``b`` (both sensor-frame) as one cloud; remission is
+        kept only when both have it."""
+        bands = int(rng.integers(2, 7))
+        edges = np.radians(np.linspace(self.fov_down, self.fov_up, bands + 1))[1:-1]
+        first = int(rng.integers(2))
+
+        def band(cloud: Cloud) -> np.ndarray:
+            c = np.asarray(cloud.coord, dtype=np.float64)
+            return np.digitize(np.arctan2(c[:, 2], np.hypot(c[:, 0], c[:, 1])), edges)
+
+        keep_a, keep_b = band(a) % 2 == first, band(b) % 2 != first
+        both = a.intensity is not None and b.intensity is not None
+        label = None
+        if a.label is not None and b.label is not None:
+            label = np.concatenate([np.asarray(a.label)[keep_a], np.asarray(b.label)[keep_b]])
+        return Cloud(np.concatenate([np.asarray(a.coord, dtype=np.float32)[keep_a],
+                                     np.asarray(b.coord, dtype=np.float32)[keep_b]]),
+                     intensity=np.concatenate([np.asarray(a.intensity)[keep_a], np.asarray(b.intensity)[keep_b]])
+                     if both else None, label=label, meta=a.meta)
+
+    def __repr__(self) -> str:
+        return f"LaserMix(p={self.p})"
+
+
 class ScanCompose:
     """Apply scan augmentations in order."""
 
@@ -178,7 +220,7 @@ class ScanCompose:
 # the words ``range.scan_augment`` accepts, each with the defaults above
 SCAN_AUGMENTATIONS: dict[str, Callable[[], Callable[[Cloud, np.random.Generator], Cloud]]] = {
     "remission_drop": RemissionDrop, "remission_jitter": RemissionJitter, "point_drop": PointDrop,
-    "beam_drop": BeamDrop, "height": SensorHeight, "tilt": Tilt, "scale": Scale,
+    "beam_drop": BeamDrop, "height": SensorHeight, "tilt": Tilt, "scale": Scale, "mix": LaserMix,
 }
 
 
@@ -215,4 +257,4 @@ def build_scan_augmentation(names: Sequence[str]) -> ScanCompose | None:
 
 
 __all__ = ["RemissionDrop", "RemissionJitter", "PointDrop", "BeamDrop", "SensorHeight", "Tilt", "Scale",
-           "ScanCompose", "SCAN_AUGMENTATIONS", "build_scan_augmentation"]
+           "LaserMix", "ScanCompose", "SCAN_AUGMENTATIONS", "build_scan_augmentation"]

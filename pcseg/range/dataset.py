@@ -12,7 +12,8 @@ with IGNORE (-1) on empty pixels and unlabelled points; validation is per point 
   ``data.test_area``.
 
 Augmentation (``range.augment``, training only): a random rotation about the vertical axis, a mirror
-(y -> -y) with probability 1/2, and for rooms a jittered viewpoint; all drawn from a generator seeded by
+(y -> -y) with probability 1/2, and for rooms a jittered viewpoint; ``range.scan_augment`` changes whole
+scans first, and its ``mix`` (LaserMix) blends a scan with another random training scan here; all drawn from a generator seeded by
 (seed, epoch, item), so items do not depend on the worker that builds them (``set_epoch`` as BlockDataset).
 
 Normalisation: ``range.mean/std`` when given; the RangeNet++ statistics for the KITTI channels; otherwise
@@ -31,8 +32,10 @@ import torch
 
 from pcseg.classes import IGNORE, get_class_set
 from pcseg.config import Config
+from pcseg.data.transforms import find
 from pcseg.errors import PcsegError
 from pcseg.io.cloud import Cloud
+from pcseg.range.augment import LaserMix
 from pcseg.range.projection import (Projection, label_image, make_image, pixel_points, point_channels, project,
                                     single_thread)
 from pcseg.range.spec import RangeSpec, range_spec
@@ -100,6 +103,7 @@ class RangeDataset(torch.utils.data.Dataset):
         self.num_classes = int(num_classes)
         self.augment = bool(augment)
         self.scan_augment = scan_augment
+        self._mix = find(scan_augment, LaserMix) if scan_augment is not None else None
         self.seed = int(seed)
         self.epoch = 0
         self.views = max(1, spec.viewpoints)
@@ -125,6 +129,11 @@ class RangeDataset(torch.utils.data.Dataset):
         rng = np.random.default_rng([self.seed, self.epoch, index]) if augment else None
         if rng is not None and self.scan_augment is not None:
             cloud = self.scan_augment(cloud, rng)
+            if (self._mix is not None and self.spec.viewpoints == 0 and len(self.sources) > 1
+                    and rng.random() < self._mix.p):
+                other = int(rng.integers(len(self.sources) - 1))
+                other += other >= index // self.views
+                cloud = self._mix.mix(cloud, self.scan_augment(self.sources[other](), rng), rng)
         origin = None
         if self.spec.viewpoints > 0:
             source = index // self.views
