@@ -13,8 +13,9 @@ with IGNORE (-1) on empty pixels and unlabelled points; validation is per point 
 
 Augmentation (``range.augment``, training only): a random rotation about the vertical axis, a mirror
 (y -> -y) with probability 1/2, and for rooms a jittered viewpoint; ``range.scan_augment`` changes whole
-scans first, and its ``mix`` (LaserMix) blends a scan with another random training scan here; all drawn from a generator seeded by
-(seed, epoch, item), so items do not depend on the worker that builds them (``set_epoch`` as BlockDataset).
+scans first, and its ``mix`` (LaserMix) blends a scan with another random training scan here. All are
+drawn from a generator seeded by (seed, epoch, item), so items do not depend on the worker that builds them
+(``set_epoch`` as BlockDataset).
 
 Normalisation: ``range.mean/std`` when given; the RangeNet++ statistics for the KITTI channels; otherwise
 they are measured here on up to ``STATS_ITEMS`` un-augmented training images (pixels holding a point) and

@@ -90,7 +90,8 @@ def test_laser_mix_takes_alternate_inclination_bands():
     n = 4000
     pitch = np.radians(rng.uniform(-24, 2, n))
     yaw = rng.uniform(-np.pi, np.pi, n)
-    coord = (10 * np.stack([np.cos(pitch) * np.cos(yaw), np.cos(pitch) * np.sin(yaw), np.sin(pitch)], 1)).astype(np.float32)
+    coord = 10 * np.stack([np.cos(pitch) * np.cos(yaw), np.cos(pitch) * np.sin(yaw), np.sin(pitch)], 1)
+    coord = coord.astype(np.float32)
     a = Cloud(coord, intensity=np.zeros(n, np.float32), label=np.zeros(n, np.int64))
     b = Cloud(coord + 0.01, intensity=np.ones(n, np.float32), label=np.ones(n, np.int64))
     mixed = LaserMix(p=1.0).mix(a, b, np.random.default_rng(3))
@@ -100,7 +101,8 @@ def test_laser_mix_takes_alternate_inclination_bands():
     order = np.argsort(z_ratio)
     assert (np.diff(mixed.label[order]) != 0).sum() <= 5                       # bands, not a salt-and-pepper
     assert LaserMix(p=1.0).mix(a, Cloud(coord, label=np.ones(n, np.int64)), np.random.default_rng(3)).intensity is None
-    assert LaserMix()(a, rng) is a and repr(build_scan_augmentation(["mix:p=0.3"])) == "ScanCompose([LaserMix(p=0.3)])"
+    assert LaserMix()(a, rng) is a
+    assert repr(build_scan_augmentation(["mix:p=0.3"])) == "ScanCompose([LaserMix(p=0.3)])"
 
 
 def test_range_dataset_mixes_training_scans():
@@ -112,13 +114,12 @@ def test_range_dataset_mixes_training_scans():
     rng = np.random.default_rng(1)
     n = 3000
     pitch, yaw = np.radians(rng.uniform(-24, 2, n)), rng.uniform(-np.pi, np.pi, n)
-    coord = (8 * np.stack([np.cos(pitch) * np.cos(yaw), np.cos(pitch) * np.sin(yaw), np.sin(pitch)], 1)).astype(np.float32)
+    coord = 8 * np.stack([np.cos(pitch) * np.cos(yaw), np.cos(pitch) * np.sin(yaw), np.sin(pitch)], 1)
+    coord = coord.astype(np.float32)
     sources = [partial(Cloud, coord, intensity=np.full(n, 0.5, np.float32), label=np.full(n, k, np.int64))
                for k in range(2)]
     spec = RangeSpec(16, 128, 3.0, -25.0, ("range", "x", "y", "z", "remission"), (0.0,) * 5, (1.0,) * 5, 0, 1.5, 0.25)
-    seen = []
     for chain, want in ((["mix:p=1.0"], {0, 1}), (["height"], {0})):
         ds = RangeDataset(sources, spec, 2, augment=True, scan_augment=build_scan_augmentation(chain))
         labels = ds[0]["label"]
-        seen.append(set(labels[labels >= 0].unique().tolist()))
-        assert seen[-1] == want
+        assert set(labels[labels >= 0].unique().tolist()) == want
