@@ -166,37 +166,35 @@ class LaserMix:
     inclination and take alternate bands from two augmented training scans, so a model cannot lean on the
     context one synthetic street always gives (the near ground of one street under the far buildings of
     another). With probability p per training scan. Acts in pcseg.range.dataset.RangeDataset (it needs a
-    second scan; sensor-frame scans only, not the viewpoints of rooms); as a scan transform it passes
-    through. Bands span [fov_down, fov_up] degrees; points outside fall in the end bands."""
+    second scan and the image's field of view; sensor-frame scans only, not the viewpoints of rooms); as a
+    scan transform it passes through."""
 
-    def __init__(self, p: float = 0.5, fov_up: float = 3.0, fov_down: float = -25.0) -> None:
+    def __init__(self, p: float = 0.5) -> None:
         if not 0 <= p <= 1:
             raise ValueError(f"p must be in [0, 1], got {p}")
-        self.p, self.fov_up, self.fov_down = float(p), float(fov_up), float(fov_down)
+        self.p = float(p)
 
     def __call__(self, cloud: Cloud, rng: np.random.Generator) -> Cloud:
         return cloud
 
-    def mix(self, a: Cloud, b: Cloud, rng: np.random.Generator) -> Cloud:
-        """Alternate inclination bands of ``a`` and ``b`` (both sensor-frame) as one cloud; remission is
-        kept only when both have it."""
+    def mix(self, a: Cloud, b: Cloud, rng: np.random.Generator, fov_up: float, fov_down: float) -> Cloud:
+        """Alternate inclination bands of ``a`` and ``b`` (both sensor-frame) as one cloud. Bands split
+        [fov_down, fov_up] degrees (points outside fall in the end bands); remission is kept only when both
+        scans have it."""
         bands = int(rng.integers(2, 7))
-        edges = np.radians(np.linspace(self.fov_down, self.fov_up, bands + 1))[1:-1]
+        edges = np.radians(np.linspace(fov_down, fov_up, bands + 1))[1:-1]
         first = int(rng.integers(2))
 
         def band(cloud: Cloud) -> np.ndarray:
             c = np.asarray(cloud.coord, dtype=np.float64)
-            return np.digitize(np.arctan2(c[:, 2], np.hypot(c[:, 0], c[:, 1])), edges)
+            return np.digitize(np.arctan2(c[:, 2], np.hypot(c[:, 0], c[:, 1])), edges) % 2
 
-        keep_a, keep_b = band(a) % 2 == first, band(b) % 2 != first
-        both = a.intensity is not None and b.intensity is not None
-        label = None
-        if a.label is not None and b.label is not None:
-            label = np.concatenate([np.asarray(a.label)[keep_a], np.asarray(b.label)[keep_b]])
-        return Cloud(np.concatenate([np.asarray(a.coord, dtype=np.float32)[keep_a],
-                                     np.asarray(b.coord, dtype=np.float32)[keep_b]]),
-                     intensity=np.concatenate([np.asarray(a.intensity)[keep_a], np.asarray(b.intensity)[keep_b]])
-                     if both else None, label=label, meta=a.meta)
+        def join(x: Any, y: Any) -> np.ndarray | None:
+            return None if x is None or y is None else np.concatenate([np.asarray(x), np.asarray(y)])
+
+        a, b = a.select(band(a) == first), b.select(band(b) != first)
+        return Cloud(join(a.coord, b.coord).astype(np.float32), intensity=join(a.intensity, b.intensity),
+                     label=join(a.label, b.label), meta=a.meta)
 
     def __repr__(self) -> str:
         return f"LaserMix(p={self.p})"
@@ -229,13 +227,11 @@ def _parse(entry: str) -> tuple[str, dict[str, float]]:
     name, _, rest = entry.partition(":")
     kwargs: dict[str, float] = {}
     for item in filter(None, (part.strip() for part in rest.split(","))):
-        key, eq, value = item.partition("=")
+        key, _, value = item.partition("=")
         try:
-            kwargs[key.strip()] = float(value)
+            kwargs[key.strip()] = float(value)   # no "=" leaves value empty, which fails here too
         except ValueError:
             raise ValueError(f"scan augmentation {entry!r}: {item!r} is not key=number") from None
-        if not eq:
-            raise ValueError(f"scan augmentation {entry!r}: {item!r} is not key=number")
     return name.strip(), kwargs
 
 

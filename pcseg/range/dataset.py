@@ -104,7 +104,7 @@ class RangeDataset(torch.utils.data.Dataset):
         self.num_classes = int(num_classes)
         self.augment = bool(augment)
         self.scan_augment = scan_augment
-        self._mix = find(scan_augment, LaserMix) if scan_augment is not None else None
+        self._mix = find(scan_augment, LaserMix)   # None without one
         self.seed = int(seed)
         self.epoch = 0
         self.views = max(1, spec.viewpoints)
@@ -134,7 +134,8 @@ class RangeDataset(torch.utils.data.Dataset):
                     and rng.random() < self._mix.p):
                 other = int(rng.integers(len(self.sources) - 1))
                 other += other >= index // self.views
-                cloud = self._mix.mix(cloud, self.scan_augment(self.sources[other](), rng), rng)
+                cloud = self._mix.mix(cloud, self.scan_augment(self.sources[other](), rng), rng,
+                                      self.spec.fov_up, self.spec.fov_down)
         origin = None
         if self.spec.viewpoints > 0:
             source = index // self.views

@@ -94,13 +94,14 @@ def test_laser_mix_takes_alternate_inclination_bands():
     coord = coord.astype(np.float32)
     a = Cloud(coord, intensity=np.zeros(n, np.float32), label=np.zeros(n, np.int64))
     b = Cloud(coord + 0.01, intensity=np.ones(n, np.float32), label=np.ones(n, np.int64))
-    mixed = LaserMix(p=1.0).mix(a, b, np.random.default_rng(3))
+    mixed = LaserMix(p=1.0).mix(a, b, np.random.default_rng(3), 3.0, -25.0)
     assert 0.3 * n < (mixed.label == 0).sum() < 0.7 * n and 0.3 * n < (mixed.label == 1).sum() < 0.7 * n
     assert np.array_equal(mixed.intensity, mixed.label.astype(np.float32))     # each point keeps its own scan
     z_ratio = mixed.coord[:, 2] / np.linalg.norm(mixed.coord[:, :2], axis=1)
     order = np.argsort(z_ratio)
     assert (np.diff(mixed.label[order]) != 0).sum() <= 5                       # bands, not a salt-and-pepper
-    assert LaserMix(p=1.0).mix(a, Cloud(coord, label=np.ones(n, np.int64)), np.random.default_rng(3)).intensity is None
+    assert LaserMix(p=1.0).mix(a, Cloud(coord, label=np.ones(n, np.int64)), np.random.default_rng(3), 3.0,
+                               -25.0).intensity is None
     assert LaserMix()(a, rng) is a
     assert repr(build_scan_augmentation(["mix:p=0.3"])) == "ScanCompose([LaserMix(p=0.3)])"
 
