@@ -77,7 +77,7 @@ DRIVE_SCANS = 100                      # streets are built long enough for this 
 # How often things are placed is set so that the class shares of the scans come near SemanticKITTI's own,
 # KITTI_CONTENT (share of all points per raw id, PRBonn/semantic-kitti-api config/semantic-kitti.yaml
 # `content`, rounded). A generator that shows a bicycle row or a bus beside every drive teaches a model that
-# small irregular things near the car are bicycles, not bushes. `python tools/lidar_shares.py` prints the
+# small irregular things near the car are bicycles, not bushes. `python tools/class_shares.py lidar` prints the
 # generator's shares beside these.
 KITTI_CONTENT = {10: 0.0408, 11: 0.00017, 15: 0.0004, 18: 0.0021, 20: 0.0016, 30: 0.00018, 31: 1e-8, 40: 0.1987,
                  44: 0.0147, 48: 0.1439, 50: 0.1327, 51: 0.0724, 70: 0.2668, 71: 0.0060, 72: 0.0781, 80: 0.0029,
