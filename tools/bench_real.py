@@ -90,13 +90,14 @@ def default_realdata() -> Path:
 
 
 def synthetic_val(checkpoint: Path) -> dict[str, float] | None:
-    """The validation scores of the checkpoint's best epoch (synthetic held-out rooms / scans)."""
+    """The validation scores (synthetic held-out rooms / scans) of the epoch whose weights the checkpoint
+    holds: a bundled model packs the last epoch, which need not be the best one."""
     import torch
 
     ckpt = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    best = ckpt.get("best_epoch")
+    epoch = ckpt.get("epoch")
     for rec in ckpt.get("history", []):
-        if rec.get("epoch") == best and rec.get("val_miou") is not None:
+        if rec.get("epoch") == epoch and rec.get("val_miou") is not None:
             return {"miou": float(rec["val_miou"]), "oa": float(rec["val_oa"])}
     return None
 

@@ -39,7 +39,7 @@ RECIPES = {
         "for": "spinning-LiDAR scans (HDL-64E-like, sensor-centred; --sensor-origin for world-frame scans)",
         "inputs": "xyz + remission (a scan without remission gets the remission mean, which training also "
                   "shows it)",
-        "sequences": 40,
+        "sequences": 80,
         "scans": 5,
     },
 }
@@ -95,8 +95,10 @@ def main(argv: list[str] | None = None) -> int:
     })
     manifest[args.name] = entry
     atomic_write_text(PRETRAINED_DIR / MANIFEST, json.dumps(manifest, indent=2) + "\n")
-    best = "" if result.best_miou is None else f", synthetic val mIoU {100 * result.best_miou:.1f}"
-    print(f"{args.name}: packed {PRETRAINED_DIR / (args.name + '.pt')} in {minutes:.1f} min{best}")
+    scored = [rec for rec in result.history if rec.get("val_miou") is not None]
+    val = (f", synthetic val mIoU {100 * scored[-1]['val_miou']:.1f} at epoch {scored[-1]['epoch']} (packed: epoch "
+           f"{result.epochs})" if scored else "")
+    print(f"{args.name}: packed {PRETRAINED_DIR / (args.name + '.pt')} in {minutes:.1f} min{val}")
     return 0
 
 

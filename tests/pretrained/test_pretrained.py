@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -125,3 +126,19 @@ def test_shipped_models_load_and_match_their_manifest(name):
     assert path.stat().st_size < 20e6, "bundled weights must stay small enough to commit"
     for key in ("for", "inputs", "trained_on", "command", "seed", "train_minutes"):
         assert entry.get(key) is not None, f"manifest entry {name!r} lacks {key!r}"
+
+
+def test_bench_real_reports_the_validation_of_the_packed_epoch(tmp_path, monkeypatch):
+    # a bundled model packs the last epoch; its synthetic score must be that epoch's, not the best one's
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_real", Path(__file__).parents[2] / "tools" / "bench_real.py")
+    bench_real = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "bench_real", bench_real)     # its dataclasses look themselves up there
+    spec.loader.exec_module(bench_real)
+    path = tmp_path / "c.pt"
+    torch.save({"epoch": 2, "best_epoch": 1, "history": [{"epoch": 1, "val_miou": 0.6, "val_oa": 0.9},
+                                                         {"epoch": 2, "val_miou": 0.5, "val_oa": 0.8}]}, path)
+    assert bench_real.synthetic_val(path) == {"miou": 0.5, "oa": 0.8}
+    torch.save({"epoch": 3, "best_epoch": 1, "history": [{"epoch": 1, "val_miou": 0.6, "val_oa": 0.9}]}, path)
+    assert bench_real.synthetic_val(path) is None     # the packed epoch was never validated
