@@ -6,8 +6,8 @@
 ``indoor``: synthesises scanner-simulated rooms (``pcseg synth s3dis --style scan``; Areas 1-4 for training,
 Area 5 for synthetic validation), prepares them, trains ``configs/bundled_indoor.yaml``, packs the last
 checkpoint into ``pcseg/pretrained/indoor.pt`` and writes the model's manifest entry (seed, wall time, the
-command). ``lidar``: synthesises 40 short drives of 5 scans (``pcseg synth lidar``), trains
-``configs/bundled_lidar.yaml`` on sequences 00-35 (36-39 validation) and packs ``pcseg/pretrained/lidar.pt``.
+command). ``lidar``: synthesises 80 short drives of 5 scans (``pcseg synth lidar``), trains
+``configs/bundled_lidar.yaml`` on sequences 00-75 (76-79 validation) and packs ``pcseg/pretrained/lidar.pt``.
 Then ``python tools/bench_real.py --write`` adds their real-sample scores.
 
 Nothing here reads ../shared/realdata: the bundled models never see a real sample before they are scored.
