@@ -89,19 +89,6 @@ def default_realdata() -> Path:
     return Path(os.environ.get("PCSEG_REALDATA", REPO.parent / "shared" / "realdata"))
 
 
-def synthetic_val(checkpoint: Path) -> dict[str, float] | None:
-    """The validation scores (synthetic held-out rooms / scans) of the epoch whose weights the checkpoint
-    holds: a bundled model packs the last epoch, which need not be the best one."""
-    import torch
-
-    ckpt = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    epoch = ckpt.get("epoch")
-    for rec in ckpt.get("history", []):
-        if rec.get("epoch") == epoch and rec.get("val_miou") is not None:
-            return {"miou": float(rec["val_miou"]), "oa": float(rec["val_oa"])}
-    return None
-
-
 def score(loaded: tuple, sample: Sample, realdata: Path) -> dict:
     """Label every point of one real sample with one model (``loaded``: what
     pcseg.engine.predict.load_for_inference returns); the scores as a dict."""
@@ -125,7 +112,7 @@ def score(loaded: tuple, sample: Sample, realdata: Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from pcseg.pretrained import MANIFEST, PRETRAINED_DIR, bundled_checkpoint, load_manifest
+    from pcseg.pretrained import MANIFEST, PRETRAINED_DIR, bundled_checkpoint, load_manifest, packed_validation
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--models", nargs="+", default=None, help="bundled models to score (default: all)")
@@ -149,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"bench_real: {exc}", file=sys.stderr)
             return 2
         entry = manifest[name]
-        syn = synthetic_val(ckpt)
+        syn = packed_validation(ckpt)
         from pcseg.engine.predict import load_for_inference
 
         loaded = load_for_inference(ckpt)

@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     from pcseg.data.prepare import prepare_s3dis
     from pcseg.data.synth_s3dis import synth_s3dis
     from pcseg.engine.train import train
-    from pcseg.pretrained import MANIFEST, PRETRAINED_DIR, load_manifest, pack_checkpoint
+    from pcseg.pretrained import MANIFEST, PRETRAINED_DIR, load_manifest, pack_checkpoint, packed_validation
     from pcseg.utils import atomic_write_text
 
     t0 = time.perf_counter()
@@ -81,9 +81,9 @@ def main(argv: list[str] | None = None) -> int:
                       f"validation)")
     cfg = load_config(REPO / recipe["config"], [f"data.root={root}", f"train.out={work / 'run'}",
                                                 f"train.seed={args.seed}"])
-    result = train(cfg)
+    train(cfg)
     ckpt = work / "run" / "last.pt"
-    pack_checkpoint(ckpt, args.name)
+    packed = pack_checkpoint(ckpt, args.name)
     minutes = (time.perf_counter() - t0) / 60
     manifest = load_manifest()
     entry = manifest.get(args.name, {})
@@ -95,10 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     })
     manifest[args.name] = entry
     atomic_write_text(PRETRAINED_DIR / MANIFEST, json.dumps(manifest, indent=2) + "\n")
-    scored = [rec for rec in result.history if rec.get("val_miou") is not None]
-    val = (f", synthetic val mIoU {100 * scored[-1]['val_miou']:.1f} at epoch {scored[-1]['epoch']} (packed: epoch "
-           f"{result.epochs})" if scored else "")
-    print(f"{args.name}: packed {PRETRAINED_DIR / (args.name + '.pt')} in {minutes:.1f} min{val}")
+    syn = packed_validation(packed)
+    val = "" if syn is None else f", synthetic val mIoU {100 * syn['miou']:.1f} (the packed epoch's)"
+    print(f"{args.name}: packed {packed} in {minutes:.1f} min{val}")
     return 0
 
 

@@ -110,6 +110,19 @@ def pack_checkpoint(src: str | os.PathLike, name: str, directory: str | os.PathL
     return dst
 
 
+def packed_validation(checkpoint: str | os.PathLike) -> dict[str, float] | None:
+    """{"miou", "oa"} on the synthetic validation data of the epoch whose weights ``checkpoint`` holds (a
+    bundled model packs the last epoch, which need not be the best one); None when that epoch was not
+    validated."""
+    import torch
+
+    ckpt = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    for rec in ckpt.get("history", []):
+        if rec.get("epoch") == ckpt.get("epoch") and rec.get("val_miou") is not None:
+            return {"miou": float(rec["val_miou"]), "oa": float(rec["val_oa"])}
+    return None
+
+
 def format_table(records: list[dict[str, Any]]) -> str:
     """The ``pcseg models`` listing: one block per model."""
     if not records:
@@ -145,4 +158,4 @@ def cli(args: Any) -> int:
 
 
 __all__ = ["PRETRAINED_DIR", "load_manifest", "bundled_names", "bundled_checkpoint", "describe", "pack_checkpoint",
-           "format_table", "cli"]
+           "packed_validation", "format_table", "cli"]
