@@ -9,8 +9,9 @@ Layout written (as semantic-kitti.org, "Data format")::
     OUT/sequences/XX/times.txt              scan time stamps in seconds (10 Hz)
     OUT/sequences/XX/calib.txt              identity Tr (the scans are already in the sensor frame)
 
-Each sequence is one straight street (its own random layout); its scans are taken from a car driving along
-the right-hand lane, ``STEP`` metres apart. The street has road, parking strips, raised sidewalks with curbs,
+Each sequence is one straight street (its own random layout), half of them with a crossroads or T-junction
+near the drive and some with another further along; its scans are taken from a car driving along the
+right-hand lane, ``STEP`` metres apart. The street has road, parking strips, raised sidewalks with curbs,
 uneven terrain (grass strips and open ground as height fields), buildings, fences, trees (trunk + crown) and
 bushes, poles, traffic signs (pole + plate), parked and moving cars and trucks, parked trailers, caravans
 and buses (SemanticKITTI's other-vehicle), parked motorcycles, bicycles parked on the sidewalk in rows (as in
@@ -162,6 +163,8 @@ class Street:
 
     parts: list[Part] = field(default_factory=list)
     sensor_y: float = 0.0
+    road_half: float = 0.0                   # the main street's half width
+    junctions: list = field(default_factory=list)
     next_instance: int = 1
 
     def add(self, mesh: tuple[np.ndarray, np.ndarray], cls: str, rng: np.random.Generator,
@@ -299,16 +302,117 @@ def _hedge(street: Street, rng: np.random.Generator, x0: float, x1: float, y: fl
         x += r * 1.6
 
 
+@dataclass
+class Junction:
+    """A side street leaving the main street at x on one side (a crossroads is two, one per side): road
+    ``half`` metres either side of x, a sidewalk ``walk`` wide on each of its sides."""
+
+    x: float
+    side: float
+    half: float
+    walk: float
+
+    @property
+    def span(self) -> tuple[float, float]:
+        """The stretch of the main street's side that the side street (road and sidewalks) takes."""
+        return self.x - self.half - self.walk, self.x + self.half + self.walk
+
+
+def _junctions(rng: np.random.Generator, x_min: float, x_max: float, sensor_x: tuple[float, float]) -> list[Junction]:
+    """Side streets: KITTI's drives are city, residential and road scenes (Geiger et al., IJRR 2013) that pass
+    crossroads and T-junctions every few blocks, so a scan often sees road running across its view and corners
+    of sidewalk and grass, which a straight street never shows. Half the streets have one within 30 m of the
+    drive (a crossroads or a T to either side), a quarter one more further along."""
+    out: list[Junction] = []
+    spots = []
+    if rng.random() < 0.5:
+        spots.append(rng.uniform(sensor_x[0] - 25, sensor_x[1]))
+    if rng.random() < 0.25:
+        spots.append(rng.choice([rng.uniform(x_min + 15, sensor_x[0] - 45), rng.uniform(sensor_x[1] + 45, x_max - 15)]))
+    for x in spots:
+        half, walk = rng.uniform(2.8, 4.5), rng.uniform(1.5, 3.5)
+        kind = rng.random()
+        sides = (-1.0, 1.0) if kind < 0.4 else ((-1.0,) if kind < 0.7 else (1.0,))
+        out += [Junction(float(x), side, half, walk) for side in sides]
+    return out
+
+
+def _spans(x0: float, x1: float, cuts: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+    """[x0, x1] less the cut intervals, as (start, end) pieces in order."""
+    pieces, start = [], x0
+    for a, b in sorted(cuts):
+        if b <= start or a >= x1:
+            continue
+        if a > start:
+            pieces.append((start, a))
+        start = max(start, b)
+    if start < x1:
+        pieces.append((start, x1))
+    return pieces
+
+
+def _free(x0: float, x1: float, cuts: Sequence[tuple[float, float]]) -> bool:
+    """Whether [x0, x1] misses every cut interval."""
+    return all(b <= x0 or a >= x1 for a, b in cuts)
+
+
+def _side_street(st: Street, rng: np.random.Generator, j: Junction, curb: float, outer: float, reach: float) -> None:
+    """The side street of junction j, from the main street's kerb line (``curb`` from its axis) out to
+    ``reach``: road, kerbed sidewalks, parked cars, trees and poles, and buildings facing it beyond the main
+    street's own (which stand up to ~25 m from the sidewalk's ``outer`` edge)."""
+    side, a, b = j.side, *j.span
+    near = st.road_half
+    if curb > near:                                               # the mouth, across a parking strip
+        st.add(box((j.x, side * (near + curb) / 2, -0.05), (b - a, curb - near, 0.1)), "road", rng)
+    st.add(box((j.x, side * (curb + reach) / 2, -0.05), (2 * j.half, reach - curb, 0.1)), "road", rng)
+    for e in (-1.0, 1.0):
+        xw = j.x + e * (j.half + j.walk / 2)
+        st.add(box((xw, side * (curb + reach) / 2, 0.075), (j.walk, reach - curb, 0.15)), "sidewalk", rng)
+        y = curb + rng.uniform(3, 8)                              # trees, poles and signs at the kerb
+        while y < reach:
+            xk, k = j.x + e * (j.half + 0.5), rng.random()
+            if k < 0.5:
+                _tree(st, rng, xk, side * y, 0.15)
+            elif k < 0.75:
+                st.add(cylinder((xk, side * y, 0.15), rng.uniform(0.07, 0.14), rng.uniform(4.5, 9), 8), "pole", rng)
+            y += rng.uniform(6, 14)
+        if rng.random() < 0.5:                                    # cars parked along the side street
+            y = curb + rng.uniform(6, 12)
+            while y < min(reach, curb + 45):
+                _car(st, rng, j.x + e * (j.half - 1.1), side * y, np.pi / 2 + rng.normal(0, 0.04))
+                y += rng.uniform(5.2, 9)
+        y = outer + rng.uniform(24, 28)                          # buildings facing the side street
+        while y < reach - 8:
+            depth, blen, height = rng.uniform(8, 16), rng.uniform(10, 25), rng.uniform(5, 20)
+            setback = rng.uniform(0.5, 5)
+            xb = j.x + e * (j.half + j.walk + setback + depth / 2)
+            st.add(box((xb, side * (y + blen / 2), height / 2), (depth, blen, height)), "building", rng)
+            if setback > 1.5 and rng.random() < 0.6:
+                st.add(blob((j.x + e * (j.half + j.walk + setback / 2), side * (y + blen / 2), 0.8),
+                            (setback / 3, blen / 3, 0.8), rng, 0.25), "vegetation", rng)
+            gap = rng.uniform(2, 10)
+            if rng.random() < 0.6:                                # a garden fence or wall along the sidewalk
+                fh = rng.uniform(0.8, 1.8)
+                st.add(box((j.x + e * (j.half + j.walk + 0.3), side * (y + (blen + gap) / 2), fh / 2),
+                           (0.08, blen + gap, fh)), "fence", rng)
+            y += blen + gap
+    if rng.random() < 0.5:                                        # a car waiting to turn into the main street
+        _car(st, rng, j.x - side * j.half / 2, side * (curb + rng.uniform(2.6, 6)), -side * np.pi / 2)
+
+
 def build_street(rng: np.random.Generator, x_min: float, x_max: float, sensor_x: tuple[float, float]) -> Street:
-    """A random street along +x between x_min and x_max; the sensor drives along sensor_x in the right lane."""
+    """A random street along +x between x_min and x_max, with side streets (_junctions); the sensor drives
+    along sensor_x in the right lane."""
     st = Street()
     half_road = rng.uniform(3.5, 5.5)
+    st.road_half = half_road
     st.sensor_y = -half_road / 2
-    length = x_max - x_min
-    mid = (x_min + x_max) / 2
-    st.add(box((mid, 0, -0.05), (length, 2 * half_road, 0.1)), "road", rng)
+    junctions = st.junctions = _junctions(rng, x_min, x_max, sensor_x)
+    st.add(box(((x_min + x_max) / 2, 0, -0.05), (x_max - x_min, 2 * half_road, 0.1)), "road", rng)
     walks: dict[float, tuple[float, float]] = {}                  # side -> sidewalk's inner and outer edge
     for side in (-1.0, 1.0):
+        cuts = [j.span for j in junctions if j.side == side]
+        pieces = _spans(x_min, x_max, cuts)
         curb = half_road
         if rng.random() < 0.4:                                   # a parking strip, interrupted by road
             width = 2.5
@@ -316,10 +420,14 @@ def build_street(rng: np.random.Generator, x_min: float, x_max: float, sensor_x:
             while x < x_max:
                 seg = rng.uniform(10, 35)
                 cls = "parking" if rng.random() < 0.7 else "road"
-                st.add(box((x + seg / 2, side * (curb + width / 2), -0.05), (seg, width, 0.1)), cls, rng)
+                for a, b in _spans(x, x + seg, cuts):
+                    st.add(box(((a + b) / 2, side * (curb + width / 2), -0.05), (b - a, width, 0.1)), cls, rng)
                 if cls == "parking":                              # parked vehicles
                     px = x + rng.uniform(0.5, 3)
                     while px < x + seg - 4:
+                        if not _free(px - 1, px + 12, cuts):
+                            px += 3
+                            continue
                         if rng.random() < 0.02:                  # trucks are rare in SemanticKITTI
                             _truck(st, rng, px + 4, side * (curb + 1.3), rng.normal(0, 0.03))
                             px += 11
@@ -339,21 +447,35 @@ def build_street(rng: np.random.Generator, x_min: float, x_max: float, sensor_x:
         # most streets (60 %) have a grass strip between kerb and sidewalk, where the trees stand (terrain and
         # vegetation are among SemanticKITTI's most frequent classes, Behley et al., ICCV 2019, Fig. 3)
         lawn = rng.uniform(1.2, 3.0) if rng.random() < 0.6 else 0.0
-        if lawn:                                                 # a kerbed bed, grass on top
-            st.add(box((mid, side * (curb + lawn / 2), 0.04), (length, lawn, 0.08)), "terrain", rng)
-            y_in, y_out = sorted((side * curb, side * (curb + lawn)))
-            st.add(heightfield(x_min, x_max, y_in, y_out, 0.25, 0.1, rng, 0.04, 0.025), "terrain", rng)
-        walk = rng.uniform(2.0, 4.0)
-        st.add(box((mid, side * (curb + lawn + walk / 2), 0.075), (length, walk, 0.15)), "sidewalk", rng)
+        # one side in eight has no sidewalk, only a grass verge 1.5-4 m wide with the hedges and gardens right
+        # behind it (suburban and country roads of the KITTI drives)
+        walk = rng.uniform(2.0, 4.0) if rng.random() < 0.88 else 0.0
+        if not walk:
+            lawn = max(lawn, rng.uniform(1.5, 4.0))
+        for a, b in pieces:
+            if lawn:                                             # a kerbed bed, grass on top
+                st.add(box(((a + b) / 2, side * (curb + lawn / 2), 0.04), (b - a, lawn, 0.08)), "terrain", rng)
+                y_in, y_out = sorted((side * curb, side * (curb + lawn)))
+                st.add(heightfield(a, b, y_in, y_out, 0.25, 0.1, rng, 0.04, 0.025), "terrain", rng)
+            if walk:
+                st.add(box(((a + b) / 2, side * (curb + lawn + walk / 2), 0.075), (b - a, walk, 0.15)), "sidewalk",
+                       rng)
         outer = curb + lawn + walk
         walks[side] = (curb + lawn, outer)
         ground = 0.03 + rng.uniform(0, 0.08)                    # the open ground behind the sidewalk
-        st.add(box((mid, side * (outer + 40), ground - 0.05), (length, 80, 0.1)), "terrain", rng)
-        y_in, y_out = sorted((side * outer, side * (outer + 80)))
-        st.add(heightfield(x_min, x_max, y_in, y_out, 1.0, ground, rng, 0.15, 0.04), "terrain", rng)
+        for a, b in pieces:
+            st.add(box(((a + b) / 2, side * (outer + 40), ground - 0.05), (b - a, 80, 0.1)), "terrain", rng)
+            y_in, y_out = sorted((side * outer, side * (outer + 80)))
+            st.add(heightfield(a, b, y_in, y_out, 1.0, ground, rng, 0.15, 0.04), "terrain", rng)
+        for j in junctions:
+            if j.side == side:
+                _side_street(st, rng, j, curb, outer, outer + 80)
         # trees, poles and signs along the sidewalk
         x = x_min + rng.uniform(0, 6)
         while x < x_max:
+            if not _free(x - 1.5, x + 4.5, cuts):
+                x += rng.uniform(5, 12)
+                continue
             kind = rng.random()
             if kind < 0.55:
                 _tree(st, rng, x, side * (curb + (lawn / 2 if lawn else rng.uniform(0.6, 1.0))), 0.15)
@@ -373,20 +495,30 @@ def build_street(rng: np.random.Generator, x_min: float, x_max: float, sensor_x:
             x += rng.uniform(5, 12)
         # bicycles parked in rows at the sidewalk's edges
         x = x_min + rng.uniform(0, 100)
-        while x < x_max:
-            edge = curb + 0.9 if rng.random() < 0.5 else outer - 0.9
-            _bicycle_row(st, rng, x, side * edge, 0.15, side)
+        while walk and x < x_max:
+            edge = curb + lawn + 0.9 if rng.random() < 0.5 else outer - 0.9
+            if _free(x - 1, x + 6, cuts):
+                _bicycle_row(st, rng, x, side * edge, 0.15, side)
             x += rng.uniform(80, 200)
         # pedestrians on the sidewalk
         x = x_min + rng.uniform(0, 40)
-        while x < x_max:
-            _person(st, rng, x, side * (curb + rng.uniform(0.8, walk - 0.3)), 0.15)
+        while walk and x < x_max:
+            if _free(x - 1, x + 1, cuts):
+                _person(st, rng, x, side * (curb + lawn + rng.uniform(0.4, walk - 0.3)), 0.15)
             x += rng.uniform(25, 80)
-        # buildings, with fences, bushes and trees in the gaps
+        # buildings, with fences, bushes and trees in the gaps; none across a side street
         x = x_min
         while x < x_max:
+            nxt = min((a for a, b in cuts if b > x), default=x_max + 100)
+            if nxt <= x:                                          # inside a side street: skip past it
+                x = max(b for a, b in cuts if a <= x < b)
+                continue
             if rng.random() < 0.55:
                 blen, depth, height = rng.uniform(10, 35), rng.uniform(8, 16), rng.uniform(5, 22)
+                blen = min(blen, nxt - x - 0.3)
+                if blen < 5:
+                    x = nxt
+                    continue
                 setback = rng.uniform(0.5, 6)
                 st.add(box((x + blen / 2, side * (outer + setback + depth / 2), height / 2), (blen, depth, height)),
                        "building", rng)
@@ -397,7 +529,7 @@ def build_street(rng: np.random.Generator, x_min: float, x_max: float, sensor_x:
                     st.add(box((x + blen / 2, side * (outer + 0.4), fh / 2), (blen, 0.08, fh)), "fence", rng)
                 x += blen + rng.uniform(0, 3)
             else:
-                gap = rng.uniform(6, 20)
+                gap = min(rng.uniform(6, 20), nxt - x)
                 if rng.random() < 0.8:
                     fh = rng.uniform(0.9, 1.8)
                     st.add(box((x + gap / 2, side * (outer + 0.6), fh / 2), (gap, 0.06, fh)), "fence", rng)

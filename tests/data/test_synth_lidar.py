@@ -8,10 +8,13 @@ from pcseg.data.kitti import find_scans, load_scan
 from pcseg.data.synth_lidar import RAW_IDS, cli, synth_lidar
 
 
+SEED = 5      # a seed whose two streets hold every class
+
+
 @pytest.fixture(scope="module")
 def synth(tmp_path_factory):
     out = tmp_path_factory.mktemp("lidar")
-    summary = synth_lidar(out, sequences=["00", "08"], scans=2, seed=3)
+    summary = synth_lidar(out, sequences=["00", "08"], scans=2, seed=SEED)
     return out, summary
 
 
@@ -66,11 +69,11 @@ def test_remission_depends_on_material(synth):
 def test_deterministic_by_seed(synth, tmp_path):
     out, _ = synth
     again = tmp_path / "again"
-    synth_lidar(again, sequences=["08"], scans=1, seed=3)     # scan 0 does not depend on the scan count
+    synth_lidar(again, sequences=["08"], scans=1, seed=SEED)  # scan 0 does not depend on the scan count
     for rel in ("velodyne/000000.bin", "labels/000000.label"):
         assert (again / "sequences/08" / rel).read_bytes() == (out / "sequences/08" / rel).read_bytes()
     other = tmp_path / "other"
-    synth_lidar(other, sequences=["08"], scans=1, seed=4)
+    synth_lidar(other, sequences=["08"], scans=1, seed=SEED + 1)
     scan = "sequences/08/velodyne/000000.bin"
     assert (other / scan).read_bytes() != (out / scan).read_bytes()
 
@@ -119,3 +122,39 @@ def test_foliage_returns_from_inside_the_crown(cls):
         assert np.abs(depth).max() < 0.15
     else:
         assert 0.15 < np.median(depth) < 0.4 and depth.max() <= FOLIAGE_MAX_DEPTH + 0.2
+
+
+def test_spans_leave_out_the_side_streets():
+    from pcseg.data.synth_lidar import _spans
+
+    assert _spans(0.0, 10.0, []) == [(0.0, 10.0)]
+    assert _spans(0.0, 10.0, [(6.0, 8.0), (2.0, 3.0)]) == [(0.0, 2.0), (3.0, 6.0), (8.0, 10.0)]
+    assert _spans(0.0, 10.0, [(-5.0, 1.0), (9.0, 15.0)]) == [(1.0, 9.0)]
+    assert _spans(0.0, 10.0, [(-1.0, 11.0)]) == []
+
+
+def test_a_side_street_is_road_running_across_the_view():
+    """Standing in a junction, the scan holds road far to the side of the main street with sidewalks either
+    side of it: the main street's sidewalk, buildings and terrain do not run across the side street."""
+    from pcseg.data.synth_lidar import SENSOR_HEIGHT, Junction, StreetScanner, build_street
+
+    for seq in range(40):                     # the first street with a side street to the right
+        rng = np.random.default_rng([0, seq])
+        street = build_street(rng, -110.0, 110.0, (0.0, 5.0))
+        if any(j.side == -1.0 and abs(j.x) < 20 for j in street.junctions):
+            break
+    else:
+        pytest.fail("no side street near the drive in 40 streets")
+    j = next(j for j in street.junctions if j.side == -1.0 and abs(j.x) < 20)
+    assert isinstance(j, Junction)
+    pts, labels = StreetScanner(street, rows=64, cols=1024).scan((j.x, street.sensor_y, SENSOR_HEIGHT),
+                                                                np.random.default_rng(0))
+    raw = labels & 0xFFFF
+    y = pts[:, 1] + street.sensor_y                     # the scan stands at the junction's centre line
+    ground = pts[:, 2] < -SENSOR_HEIGHT + 0.3
+    inside = (np.abs(pts[:, 0]) < j.half - 0.5) & (y < -street.road_half - 6) & (y > -street.road_half - 25)
+    assert (inside & ground).sum() > 100
+    assert (raw[inside & ground] == 40).mean() > 0.8     # road, not sidewalk, terrain or building
+    walk = (np.abs(np.abs(pts[:, 0]) - j.half - j.walk / 2) < j.walk / 2 - 0.3) & ground & \
+        (y < -street.road_half - 8) & (y > -street.road_half - 20)
+    assert (raw[walk] == 48).mean() > 0.5                # the side street's sidewalks, either side of it
