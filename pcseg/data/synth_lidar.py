@@ -356,7 +356,8 @@ def _free(x0: float, x1: float, cuts: Sequence[tuple[float, float]]) -> bool:
     return all(b <= x0 or a >= x1 for a, b in cuts)
 
 
-def _side_street(st: Street, rng: np.random.Generator, j: Junction, curb: float, outer: float, reach: float) -> None:
+def _side_street(st: Street, rng: np.random.Generator, j: Junction, curb: float, outer: float, reach: float,
+                 kerb: float) -> None:
     """The side street of junction j, from the main street's kerb line (``curb`` from its axis) out to
     ``reach``: road, kerbed sidewalks, parked cars, trees and poles, and buildings facing it beyond the main
     street's own (which stand up to ~25 m from the sidewalk's ``outer`` edge)."""
@@ -367,14 +368,14 @@ def _side_street(st: Street, rng: np.random.Generator, j: Junction, curb: float,
     st.add(box((j.x, side * (curb + reach) / 2, -0.05), (2 * j.half, reach - curb, 0.1)), "road", rng)
     for e in (-1.0, 1.0):
         xw = j.x + e * (j.half + j.walk / 2)
-        st.add(box((xw, side * (curb + reach) / 2, 0.075), (j.walk, reach - curb, 0.15)), "sidewalk", rng)
+        st.add(box((xw, side * (curb + reach) / 2, kerb / 2), (j.walk, reach - curb, kerb)), "sidewalk", rng)
         y = curb + rng.uniform(3, 8)                              # trees, poles and signs at the kerb
         while y < reach:
             xk, k = j.x + e * (j.half + 0.5), rng.random()
             if k < 0.5:
-                _tree(st, rng, xk, side * y, 0.15)
+                _tree(st, rng, xk, side * y, kerb)
             elif k < 0.75:
-                st.add(cylinder((xk, side * y, 0.15), rng.uniform(0.07, 0.14), rng.uniform(4.5, 9), 8), "pole", rng)
+                st.add(cylinder((xk, side * y, kerb), rng.uniform(0.07, 0.14), rng.uniform(4.5, 9), 8), "pole", rng)
             y += rng.uniform(6, 14)
         if rng.random() < 0.5:                                    # cars parked along the side street
             y = curb + rng.uniform(6, 12)
@@ -409,7 +410,7 @@ def build_street(rng: np.random.Generator, x_min: float, x_max: float, sensor_x:
     st.sensor_y = -half_road / 2
     junctions = st.junctions = _junctions(rng, x_min, x_max, sensor_x)
     st.add(box(((x_min + x_max) / 2, 0, -0.05), (x_max - x_min, 2 * half_road, 0.1)), "road", rng)
-    walks: dict[float, tuple[float, float]] = {}                  # side -> sidewalk's inner and outer edge
+    walks: dict[float, tuple[float, float, float]] = {}           # side -> sidewalk's inner, outer edge, kerb
     for side in (-1.0, 1.0):
         cuts = [j.span for j in junctions if j.side == side]
         pieces = _spans(x_min, x_max, cuts)
@@ -452,24 +453,27 @@ def build_street(rng: np.random.Generator, x_min: float, x_max: float, sensor_x:
         walk = rng.uniform(2.0, 4.0) if rng.random() < 0.88 else 0.0
         if not walk:
             lawn = max(lawn, rng.uniform(1.5, 4.0))
+        # kerb height: German street design guidelines (RASt 06) give about 10-12 cm, lowered at driveways and
+        # crossings and raised at bus stops; one height per side, 6-20 cm
+        kerb = rng.uniform(0.06, 0.2)
         for a, b in pieces:
             if lawn:                                             # a kerbed bed, grass on top
                 st.add(box(((a + b) / 2, side * (curb + lawn / 2), 0.04), (b - a, lawn, 0.08)), "terrain", rng)
                 y_in, y_out = sorted((side * curb, side * (curb + lawn)))
                 st.add(heightfield(a, b, y_in, y_out, 0.25, 0.1, rng, 0.04, 0.025), "terrain", rng)
             if walk:
-                st.add(box(((a + b) / 2, side * (curb + lawn + walk / 2), 0.075), (b - a, walk, 0.15)), "sidewalk",
+                st.add(box(((a + b) / 2, side * (curb + lawn + walk / 2), kerb / 2), (b - a, walk, kerb)), "sidewalk",
                        rng)
         outer = curb + lawn + walk
-        walks[side] = (curb + lawn, outer)
-        ground = 0.03 + rng.uniform(0, 0.08)                    # the open ground behind the sidewalk
+        walks[side] = (curb + lawn, outer, kerb)
+        ground = max(0.02, kerb + rng.uniform(-0.12, -0.04))   # the open ground behind the sidewalk
         for a, b in pieces:
             st.add(box(((a + b) / 2, side * (outer + 40), ground - 0.05), (b - a, 80, 0.1)), "terrain", rng)
             y_in, y_out = sorted((side * outer, side * (outer + 80)))
             st.add(heightfield(a, b, y_in, y_out, 1.0, ground, rng, 0.15, 0.04), "terrain", rng)
         for j in junctions:
             if j.side == side:
-                _side_street(st, rng, j, curb, outer, outer + 80)
+                _side_street(st, rng, j, curb, outer, outer + 80, kerb)
         # trees, poles and signs along the sidewalk
         x = x_min + rng.uniform(0, 6)
         while x < x_max:
@@ -478,19 +482,19 @@ def build_street(rng: np.random.Generator, x_min: float, x_max: float, sensor_x:
                 continue
             kind = rng.random()
             if kind < 0.55:
-                _tree(st, rng, x, side * (curb + (lawn / 2 if lawn else rng.uniform(0.6, 1.0))), 0.15)
+                _tree(st, rng, x, side * (curb + (lawn / 2 if lawn else rng.uniform(0.6, 1.0))), kerb)
                 if lawn and rng.random() < 0.8:                  # shrubs on the grass strip
                     r = rng.uniform(0.4, min(1.0, lawn / 2))
                     st.add(blob((x + rng.uniform(2, 4), side * (curb + lawn / 2), r * 0.6), (r, r, r * 0.7),
                                 rng, 0.25), "vegetation", rng)
             elif kind < 0.75:
-                st.add(cylinder((x, side * (curb + 0.35), 0.15), rng.uniform(0.07, 0.14), rng.uniform(4.5, 9), 8),
+                st.add(cylinder((x, side * (curb + 0.35), kerb), rng.uniform(0.07, 0.14), rng.uniform(4.5, 9), 8),
                        "pole", rng)
             elif kind < 0.9:
                 h = rng.uniform(2.2, 2.8)
-                st.add(cylinder((x, side * (curb + 0.35), 0.15), 0.04, h, 8), "pole", rng)
+                st.add(cylinder((x, side * (curb + 0.35), kerb), 0.04, h, 8), "pole", rng)
                 plate = (0.04, rng.uniform(0.6, 0.9), rng.uniform(0.6, 0.9))
-                st.add(box((x - side * 0.05, side * (curb + 0.35), 0.15 + h), plate), "traffic-sign", rng,
+                st.add(box((x - side * 0.05, side * (curb + 0.35), kerb + h), plate), "traffic-sign", rng,
                        reflectivity=float(np.clip(rng.normal(0.85, 0.05), 0.6, 0.95)))
             x += rng.uniform(5, 12)
         # bicycles parked in rows at the sidewalk's edges
@@ -498,13 +502,13 @@ def build_street(rng: np.random.Generator, x_min: float, x_max: float, sensor_x:
         while walk and x < x_max:
             edge = curb + lawn + 0.9 if rng.random() < 0.5 else outer - 0.9
             if _free(x - 1, x + 6, cuts):
-                _bicycle_row(st, rng, x, side * edge, 0.15, side)
+                _bicycle_row(st, rng, x, side * edge, kerb, side)
             x += rng.uniform(80, 200)
         # pedestrians on the sidewalk
         x = x_min + rng.uniform(0, 40)
         while walk and x < x_max:
             if _free(x - 1, x + 1, cuts):
-                _person(st, rng, x, side * (curb + lawn + rng.uniform(0.4, walk - 0.3)), 0.15)
+                _person(st, rng, x, side * (curb + lawn + rng.uniform(0.4, walk - 0.3)), kerb)
             x += rng.uniform(25, 80)
         # buildings, with fences, bushes and trees in the gaps; none across a side street
         x = x_min
@@ -568,7 +572,7 @@ def build_street(rng: np.random.Generator, x_min: float, x_max: float, sensor_x:
     elif guest == 2:
         _two_wheeler(st, rng, near + rng.uniform(-10, 10), half_road - 0.8, rng.normal(0, 0.2), "motorcycle")
     elif guest == 3:
-        _bicycle_row(st, rng, near + rng.uniform(-6, 6), -(walks[-1.0][0] + 0.9), 0.15, -1.0)
+        _bicycle_row(st, rng, near + rng.uniform(-6, 6), -(walks[-1.0][0] + 0.9), walks[-1.0][2], -1.0)
     elif guest == 4:
         _person(st, rng, near + rng.uniform(3, 10), -(half_road + 0.5), 0.0)
     else:
