@@ -164,7 +164,7 @@ class Street:
     parts: list[Part] = field(default_factory=list)
     sensor_y: float = 0.0
     road_half: float = 0.0                   # the main street's half width
-    junctions: list = field(default_factory=list)
+    junctions: list[Junction] = field(default_factory=list)   # side streets (build_street)
     next_instance: int = 1
 
     def add(self, mesh: tuple[np.ndarray, np.ndarray], cls: str, rng: np.random.Generator,
