@@ -51,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--checkpoint", required=True, nargs="+",
                    help="one checkpoint, or six (one per fold) for S3DIS 6-fold pooling")
     s.add_argument("--out", default=None, help="where to write metrics.json and predictions")
+    s.add_argument("--without", action="append", metavar="remission|rgb",
+                   help="score as on clouds without this input channel (the model gets what segment gives it "
+                        "then: the training mean, or grey); repeatable")
     s.add_argument("overrides", nargs="*", metavar="key=value")
     s.set_defaults(handler="pcseg.engine.evaluate:cli")
 

@@ -1,5 +1,9 @@
-"""``pcseg eval CONFIG --checkpoint CKPT [CKPT ...] [--out DIR] [key=value ...]``: per-point scores on every
-original point of every held-out room (S3DIS) or validation scan (range models).
+"""``pcseg eval CONFIG --checkpoint CKPT [CKPT ...] [--out DIR] [--without remission|rgb] [key=value ...]``:
+per-point scores on every original point of every held-out room (S3DIS) or validation scan (range models).
+
+``--without CHANNEL`` scores the model as it does on clouds that lack that input (the real labelled LiDAR
+scans users have are xyz only; many room scans have no colour): every held-out cloud loses the channel and
+the model gets what ``segment`` gives it then (remission: the channel's training mean; rgb: mid-grey).
 
 One checkpoint: the rooms of ``data.test_area`` from CONFIG (+ overrides). Several checkpoints (S3DIS 6-fold
 cross-validation, one checkpoint per fold): each checkpoint is scored on the test area named in its own
@@ -81,6 +85,23 @@ def write_prediction(folder: Path, name: str, cloud: Cloud, pred: np.ndarray, cl
     write_colored_ply(folder / f"{name}.ply", cloud.coord, pred, class_set)
 
 
+WITHOUT = ("remission", "rgb")
+
+
+def _without(load: Callable[[], Cloud], channels: tuple[str, ...]) -> Callable[[], Cloud]:
+    """``load`` whose cloud lacks ``channels`` (WITHOUT): no intensity for remission, mid-grey for rgb."""
+
+    def stripped() -> Cloud:
+        cloud = load()
+        color = cloud.color
+        if "rgb" in channels and color is not None:
+            color = np.full((len(cloud), 3), 0.5, dtype=np.float32)
+        return Cloud(cloud.coord, color=color, intensity=None if "remission" in channels else cloud.intensity,
+                     normal=cloud.normal, label=cloud.label, meta=cloud.meta)
+
+    return stripped
+
+
 def _run_config(cli_cfg: Config, ckpt: dict, path: Path) -> Config:
     """CONFIG + overrides, with the model and its input features taken from the checkpoint."""
     from pcseg.config import config_from_dict
@@ -95,14 +116,20 @@ def _run_config(cli_cfg: Config, ckpt: dict, path: Path) -> Config:
 
 
 def evaluate(cfg: Config, checkpoints: list[str | Path], out: str | Path | None = None,
-             write_predictions: bool = True, show_progress: bool = True) -> dict[str, Any]:
-    """Score checkpoint(s) on whole held-out rooms; returns the metrics dict that is written to metrics.json."""
+             write_predictions: bool = True, show_progress: bool = True,
+             without: tuple[str, ...] | list[str] = ()) -> dict[str, Any]:
+    """Score checkpoint(s) on whole held-out rooms; returns the metrics dict that is written to metrics.json.
+    ``without``: input channels (WITHOUT) every cloud is scored without."""
     from pcseg.engine.checkpoint import build_model_from_checkpoint, load_checkpoint
     from pcseg.engine.data import class_set, family, val_clouds
     from pcseg.engine.distributed import resolve_device
     from pcseg.engine.reporting import call_vis
     from pcseg.metrics import ConfusionMatrix
 
+    without = tuple(dict.fromkeys(without))
+    unknown = [c for c in without if c not in WITHOUT]
+    if unknown:
+        raise PcsegError("--without", f"unknown channel {unknown[0]!r} (one of {', '.join(WITHOUT)})")
     classes = class_set(cfg)
     device = resolve_device(cfg.train.device)
     paths = [Path(p) for p in checkpoints]
@@ -129,6 +156,8 @@ def evaluate(cfg: Config, checkpoints: list[str | Path], out: str | Path | None 
                       file=sys.stderr)
             areas.append(area)
         clouds = val_clouds(run_cfg, area=area) if area is not None else val_clouds(run_cfg)
+        if without:
+            clouds = [(name, _without(load, without)) for name, load in clouds]
 
         def on_cloud(name: str, cloud: Cloud, pred: np.ndarray, room: Any) -> None:
             rooms[name] = {"checkpoint": str(path), "points": int(room.num_points), "miou": room.miou,
@@ -141,7 +170,7 @@ def evaluate(cfg: Config, checkpoints: list[str | Path], out: str | Path | None 
 
     metrics = total.to_dict()
     metrics.update(json_safe({"rooms": rooms, "checkpoints": [str(p) for p in paths], "test_areas": areas,
-                           "seconds": time.time() - t0}))
+                           "without": list(without), "seconds": time.time() - t0}))
     output_dir(out_dir)
     from pcseg.utils import atomic_write_text
 
@@ -153,7 +182,8 @@ def evaluate(cfg: Config, checkpoints: list[str | Path], out: str | Path | None 
     call_vis("plots", "save_confusion_matrix", total.matrix, list(classes.names), out_dir / "confusion.png")
     if show_progress:
         what = (f"Area {', '.join(map(str, areas))}" if areas else "validation scans")
-        print(f"{cfg.model.name} on {what}: {len(rooms)} rooms/scans, {total.num_points} points")
+        bare = f", without {' and '.join(without)}" if without else ""
+        print(f"{cfg.model.name} on {what}{bare}: {len(rooms)} rooms/scans, {total.num_points} points")
         print(table)
         print(f"wrote {out_dir / 'metrics.json'}" + (f" and {out_dir / 'predictions'}/" if write_predictions else ""))
     return metrics
@@ -166,7 +196,7 @@ def cli(args: argparse.Namespace) -> int:
     if not checkpoints:
         raise PcsegError("--checkpoint", "no checkpoint given")
     cfg = load_config(args.config, overrides)
-    evaluate(cfg, checkpoints, args.out)
+    evaluate(cfg, checkpoints, args.out, without=args.without or ())
     return 0
 
 

@@ -62,3 +62,35 @@ def test_eval_refuses_a_checkpoint_of_another_model(trained, tmp_path, capsys):
     assert main(["eval", str(run.parent / "a.yaml"), "--checkpoint", str(run / "last.pt"), "model.name=acnn"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "last.pt" in err[0] and "acnn" in err[0]
+
+
+def test_eval_without_rgb_scores_the_rooms_grey(trained, tmp_path, capsys):
+    from pcseg.engine.checkpoint import build_model_from_checkpoint, load_checkpoint
+    from pcseg.engine.data import val_clouds
+    from pcseg.engine.evaluate import score_clouds
+    from pcseg.io.cloud import Cloud
+
+    run = trained["a"]
+    cfg = _cfg(run)
+    assert "rgb" in cfg.data.features
+    metrics = evaluate(cfg, [run / "last.pt"], out=tmp_path / "grey", write_predictions=False, show_progress=False,
+                       without=["rgb"])
+    assert metrics["without"] == ["rgb"]
+    # the same as scoring every held-out room with its colour replaced by mid-grey by hand
+    ckpt = load_checkpoint(run / "last.pt")
+    model = build_model_from_checkpoint(ckpt, run / "last.pt")
+
+    def grey(load):
+        cloud = load()
+        return Cloud(cloud.coord, color=np.full((len(cloud), 3), 0.5, np.float32), label=cloud.label, meta=cloud.meta)
+
+    by_hand = score_clouds(model, [(n, lambda load=load: grey(load)) for n, load in val_clouds(cfg)], cfg, "cpu")
+    np.testing.assert_array_equal(np.array(metrics["confusion"]), by_hand.matrix)
+    coloured = evaluate(cfg, [run / "last.pt"], out=tmp_path / "rgb", write_predictions=False, show_progress=False)
+    assert coloured["without"] == [] and coloured["num_points"] == metrics["num_points"]
+    assert coloured["confusion"] != metrics["confusion"]                 # the colour did reach the model
+    assert main(["eval", str(run.parent / "a.yaml"), "--checkpoint", str(run / "last.pt"), "--out",
+                 str(tmp_path / "bad"), "--without", "normals"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--without" in err[0] and "normals" in err[0]
+    assert not (tmp_path / "bad").exists()
