@@ -3,7 +3,7 @@ per-point scores on every original point of every held-out room (S3DIS) or valid
 
 ``--without CHANNEL`` scores the model as it does on clouds that lack that input (the real labelled LiDAR
 scans users have are xyz only; many room scans have no colour): every held-out cloud loses the channel and
-the model gets what ``segment`` gives it then (remission: the channel's training mean; rgb: mid-grey).
+the model gets what ``segment`` gives it then (the channel's training mean; a 3D model without rgb: mid-grey).
 
 One checkpoint: the rooms of ``data.test_area`` from CONFIG (+ overrides). Several checkpoints (S3DIS 6-fold
 cross-validation, one checkpoint per fold): each checkpoint is scored on the test area named in its own
@@ -88,14 +88,15 @@ def write_prediction(folder: Path, name: str, cloud: Cloud, pred: np.ndarray, cl
 WITHOUT = ("remission", "rgb")
 
 
-def _without(load: Callable[[], Cloud], channels: tuple[str, ...]) -> Callable[[], Cloud]:
-    """``load`` whose cloud lacks ``channels`` (WITHOUT): no intensity for remission, mid-grey for rgb."""
+def _without(load: Callable[[], Cloud], channels: tuple[str, ...], grey: bool) -> Callable[[], Cloud]:
+    """``load`` whose cloud lacks ``channels`` (WITHOUT). Without rgb a 3D model gets mid-grey (``grey``) and
+    a range model no colour (its image then holds the channel mean), as ``segment`` gives each."""
 
     def stripped() -> Cloud:
         cloud = load()
         color = cloud.color
         if "rgb" in channels and color is not None:
-            color = np.full((len(cloud), 3), 0.5, dtype=np.float32)
+            color = np.full((len(cloud), 3), 0.5, dtype=np.float32) if grey else None
         return Cloud(cloud.coord, color=color, intensity=None if "remission" in channels else cloud.intensity,
                      normal=cloud.normal, label=cloud.label, meta=cloud.meta)
 
@@ -157,7 +158,7 @@ def evaluate(cfg: Config, checkpoints: list[str | Path], out: str | Path | None 
             areas.append(area)
         clouds = val_clouds(run_cfg, area=area) if area is not None else val_clouds(run_cfg)
         if without:
-            clouds = [(name, _without(load, without)) for name, load in clouds]
+            clouds = [(name, _without(load, without, family(run_cfg) == "3d")) for name, load in clouds]
 
         def on_cloud(name: str, cloud: Cloud, pred: np.ndarray, room: Any) -> None:
             rooms[name] = {"checkpoint": str(path), "points": int(room.num_points), "miou": room.miou,
