@@ -1,6 +1,7 @@
 """The real-data benchmark: every bundled model on every labelled real sample of its class set.
 
     python tools/bench_real.py [--models indoor lidar] [--realdata ../shared/realdata] [--write] [--json F]
+    python tools/bench_real.py --checkpoint lidar=runs/seed1/lidar.pt      # a trial in a bundled model's place
 
 For each bundled model (pcseg/pretrained) and each real sample below whose class set matches, the model
 labels EVERY point of the sample through the same path as ``pcseg segment`` (pcseg.engine.predict
@@ -120,18 +121,33 @@ def main(argv: list[str] | None = None) -> int:
                                                                  "or $PCSEG_REALDATA)")
     p.add_argument("--write", action="store_true", help="store the scores in pcseg/pretrained/manifest.json")
     p.add_argument("--json", type=Path, default=None, help="also write all scores to this JSON file")
+    p.add_argument("--checkpoint", nargs="+", default=[], metavar="NAME=PATH",
+                   help="score PATH in bundled model NAME's place (a seed repeat, a trial); not with --write")
     args = p.parse_args(argv)
+    trials = {}
+    for item in args.checkpoint:
+        name, _, path = item.partition("=")
+        if not path or not Path(path).is_file():
+            print(f"bench_real: --checkpoint {item}: want NAME=PATH of an existing checkpoint", file=sys.stderr)
+            return 2
+        trials[name] = Path(path)
+    if trials and args.write:
+        print("bench_real: --write stores the bundled models' scores; not with --checkpoint", file=sys.stderr)
+        return 2
     realdata = args.realdata or default_realdata()
     if not realdata.is_dir():
         print(f"bench_real: {realdata}: real samples not found", file=sys.stderr)
         return 2
     manifest = load_manifest()
-    names = args.models or sorted(manifest)
+    names = list(trials) or args.models or sorted(manifest)
     results: dict[str, dict] = {}
     rows = []
     for name in names:
+        if name not in manifest:
+            print(f"bench_real: no bundled model {name!r} (one of {', '.join(sorted(manifest))})", file=sys.stderr)
+            return 2
         try:
-            ckpt = bundled_checkpoint(name)
+            ckpt = trials.get(name) or bundled_checkpoint(name)
         except PcsegError as exc:
             print(f"bench_real: {exc}", file=sys.stderr)
             return 2
@@ -140,6 +156,10 @@ def main(argv: list[str] | None = None) -> int:
         from pcseg.engine.predict import load_for_inference
 
         loaded = load_for_inference(ckpt)
+        if loaded[2].name != entry.get("classes"):
+            print(f"bench_real: {ckpt}: a {loaded[2].name} model, and {name!r} is a {entry.get('classes')} one",
+                  file=sys.stderr)
+            return 2
         real = {}
         for sample in SAMPLES:
             if sample.classes != entry.get("classes") or not (realdata / sample.path).exists():

@@ -2,6 +2,10 @@
 
     python tools/train_bundled.py indoor [--work data/bundled_indoor] [--seed 0] [--rooms 10]
     python tools/train_bundled.py lidar [--work data/bundled_lidar] [--seed 0]
+    python tools/train_bundled.py lidar --seed 1 --work data/lidar_seed1 --pack-dir runs/seed1   # a repeat
+
+``--pack-dir`` packs the model there and leaves pcseg/pretrained (model and manifest) alone: for seed
+repeats and trials, scored with ``tools/bench_real.py --checkpoint lidar=runs/seed1/lidar.pt``.
 
 ``indoor``: synthesises scanner-simulated rooms (``pcseg synth s3dis --style scan``; Areas 1-4 for training,
 Area 5 for synthetic validation), prepares them, trains ``configs/bundled_indoor.yaml``, packs the last
@@ -51,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--work", type=Path, default=None, help="data and run folder (default data/bundled_<name>)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--rooms", type=int, default=10, help="synthetic rooms per area")
+    p.add_argument("--pack-dir", type=Path, default=None,
+                   help="pack the model here, not into pcseg/pretrained (whose manifest is then left alone)")
     args = p.parse_args(argv)
     recipe = RECIPES[args.name]
     work = args.work or REPO / "data" / f"bundled_{args.name}"
@@ -83,8 +89,13 @@ def main(argv: list[str] | None = None) -> int:
                                                 f"train.seed={args.seed}"])
     train(cfg)
     ckpt = work / "run" / "last.pt"
-    packed = pack_checkpoint(ckpt, args.name)
+    packed = pack_checkpoint(ckpt, args.name, args.pack_dir)
     minutes = (time.perf_counter() - t0) / 60
+    syn = packed_validation(packed)
+    val = "" if syn is None else f", synthetic val mIoU {100 * syn['miou']:.1f} (the packed epoch's)"
+    print(f"{args.name}: packed {packed} in {minutes:.1f} min{val}")
+    if args.pack_dir is not None:
+        return 0
     manifest = load_manifest()
     entry = manifest.get(args.name, {})
     entry.update({
@@ -95,9 +106,6 @@ def main(argv: list[str] | None = None) -> int:
     })
     manifest[args.name] = entry
     atomic_write_text(PRETRAINED_DIR / MANIFEST, json.dumps(manifest, indent=2) + "\n")
-    syn = packed_validation(packed)
-    val = "" if syn is None else f", synthetic val mIoU {100 * syn['miou']:.1f} (the packed epoch's)"
-    print(f"{args.name}: packed {packed} in {minutes:.1f} min{val}")
     return 0
 
 
