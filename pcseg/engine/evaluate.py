@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import json
 import sys
 import time
@@ -93,12 +94,14 @@ def _without(load: Callable[[], Cloud], channels: tuple[str, ...], grey: bool) -
     a range model no colour (its image then holds the channel mean), as ``segment`` gives each."""
 
     def stripped() -> Cloud:
+        from pcseg.engine.inference import grey as grey_colour
+
         cloud = load()
         color = cloud.color
         if "rgb" in channels and color is not None:
-            color = np.full((len(cloud), 3), 0.5, dtype=np.float32) if grey else None
-        return Cloud(cloud.coord, color=color, intensity=None if "remission" in channels else cloud.intensity,
-                     normal=cloud.normal, label=cloud.label, meta=cloud.meta)
+            color = grey_colour(len(cloud)) if grey else None
+        return dataclasses.replace(cloud, color=color,
+                                   intensity=None if "remission" in channels else cloud.intensity)
 
     return stripped
 

@@ -12,6 +12,7 @@ the (N, K) float32 score sum plus an (N,) count are kept, so 10M points need abo
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from typing import Iterable
 
@@ -24,13 +25,20 @@ from pcseg.io.cloud import Cloud
 from pcseg.ops.interpolate import fill_from_nearest
 
 
+def grey(n: int) -> np.ndarray:
+    """(n, 3) float32 mid-grey: the colour a 3D model trained with rgb gets for a cloud without colour, the
+    one colour dropout shows it in training (pcseg.data.transforms.RandomColorDrop)."""
+    from pcseg.data.transforms import RandomColorDrop
+
+    return np.full((n, 3), RandomColorDrop.GREY, dtype=np.float32)
+
+
 def prepare_inputs(cloud: Cloud, features: list[str] | tuple[str, ...], where: str = "input") -> Cloud:
     """Make ``cloud`` carry what the model's input features need: a cloud without colour gets mid-grey
     (with a one-line warning) when ``rgb`` is among the features."""
     if "rgb" in features and cloud.color is None:
         print(f"pcseg: warning: {where}: no colour; using grey (the model was trained with rgb)", file=sys.stderr)
-        cloud = Cloud(cloud.coord, color=np.full((len(cloud), 3), 0.5, dtype=np.float32), intensity=cloud.intensity,
-                      normal=cloud.normal, label=cloud.label, meta=cloud.meta)
+        cloud = dataclasses.replace(cloud, color=grey(len(cloud)))
     return cloud
 
 
