@@ -12,6 +12,8 @@ labels and kNN back-projection all see the same changed scan.
 - ``remission_jitter``: remission scaled and shifted per scan (other sensors, other calibrations).
 - ``point_drop``: a random share of returns lost (rain, dark surfaces, other sensors' density).
 - ``beam_drop``: whole beams (rows of equal elevation) lost, as with a sparser sensor or dead lasers.
+- ``voxel``: the scan thinned to one point per grid cell of a random size, as users' clouds often are
+  (a voxel down-sampling thins the dense near returns and leaves the sparse far ones).
 - ``height``: the sensor mounted higher or lower (another vehicle): the scan moves along z.
 - ``tilt``: the sensor not level (pitch and roll of the car, a sloped road).
 - ``scale``: the world a little larger or smaller.
@@ -117,6 +119,26 @@ class BeamDrop:
         return f"BeamDrop(p={self.p}, max_share={self.max_share})"
 
 
+class VoxelThin:
+    """With probability p, keep one point (the first) per cubic cell of edge U(low, high) metres: the near
+    ground, where returns lie a few centimetres apart, loses most of its points and the far scan none."""
+
+    def __init__(self, p: float = 0.3, low: float = 0.02, high: float = 0.1) -> None:
+        self.p, self.low, self.high = float(p), float(low), float(high)
+
+    def __call__(self, cloud: Cloud, rng: np.random.Generator) -> Cloud:
+        if rng.random() >= self.p:
+            return cloud
+        cell = np.floor(np.asarray(cloud.coord, dtype=np.float64) / rng.uniform(self.low, self.high))
+        _, first = np.unique(cell.astype(np.int64), axis=0, return_index=True)
+        keep = np.zeros(len(cloud), dtype=bool)
+        keep[first] = True
+        return _subset(cloud, keep)
+
+    def __repr__(self) -> str:
+        return f"VoxelThin(p={self.p}, low={self.low}, high={self.high})"
+
+
 class SensorHeight:
     """Move the scan by U(-max_shift, max_shift) metres along z (a sensor mounted higher or lower)."""
 
@@ -218,7 +240,8 @@ class ScanCompose:
 # the words ``range.scan_augment`` accepts, each with the defaults above
 SCAN_AUGMENTATIONS: dict[str, Callable[[], Callable[[Cloud, np.random.Generator], Cloud]]] = {
     "remission_drop": RemissionDrop, "remission_jitter": RemissionJitter, "point_drop": PointDrop,
-    "beam_drop": BeamDrop, "height": SensorHeight, "tilt": Tilt, "scale": Scale, "mix": LaserMix,
+    "beam_drop": BeamDrop, "voxel": VoxelThin, "height": SensorHeight, "tilt": Tilt, "scale": Scale,
+    "mix": LaserMix,
 }
 
 
@@ -252,5 +275,5 @@ def build_scan_augmentation(names: Sequence[str]) -> ScanCompose | None:
     return ScanCompose(chain) if chain else None
 
 
-__all__ = ["RemissionDrop", "RemissionJitter", "PointDrop", "BeamDrop", "SensorHeight", "Tilt", "Scale",
-           "LaserMix", "ScanCompose", "SCAN_AUGMENTATIONS", "build_scan_augmentation"]
+__all__ = ["RemissionDrop", "RemissionJitter", "PointDrop", "BeamDrop", "VoxelThin", "SensorHeight", "Tilt",
+           "Scale", "LaserMix", "ScanCompose", "SCAN_AUGMENTATIONS", "build_scan_augmentation"]

@@ -7,7 +7,7 @@ import pytest
 
 from pcseg.io.cloud import Cloud
 from pcseg.range.augment import (BeamDrop, PointDrop, RemissionDrop, RemissionJitter, SensorHeight, Tilt,
-                                 build_scan_augmentation)
+                                 VoxelThin, build_scan_augmentation)
 
 
 def _scan(n: int = 5000, seed: int = 0) -> Cloud:
@@ -36,13 +36,26 @@ def test_remission_jitter_stays_in_range_and_keeps_order_roughly():
 
 def test_point_and_beam_drop_keep_labels_aligned():
     scan = _scan()
-    for aug in (PointDrop(0.5), BeamDrop(p=1.0)):
+    for aug in (PointDrop(0.5), BeamDrop(p=1.0), VoxelThin(p=1.0, low=0.5, high=0.5)):
         out = aug(scan, np.random.default_rng(2))
         assert 0 < len(out) < len(scan)
         # every kept point is an original point with its own label and remission
         index = {tuple(p): i for i, p in enumerate(scan.coord)}
         src = np.array([index[tuple(p)] for p in out.coord])
         assert np.array_equal(out.label, scan.label[src]) and np.array_equal(out.intensity, scan.intensity[src])
+
+
+def test_voxel_thinning_leaves_one_point_per_cell_and_thins_the_near_scan_most():
+    scan = _scan(20000)
+    out = VoxelThin(p=1.0, low=0.1, high=0.1)(scan, np.random.default_rng(5))
+    cells = np.floor(np.asarray(out.coord, np.float64) / 0.1).astype(np.int64)
+    assert len(np.unique(cells, axis=0)) == len(out)                  # one point per cell
+    full = np.floor(np.asarray(scan.coord, np.float64) / 0.1).astype(np.int64)
+    assert len(out) == len(np.unique(full, axis=0))                   # and every occupied cell keeps one
+    near = lambda c: (np.linalg.norm(c, axis=1) < 6).sum()
+    far = lambda c: (np.linalg.norm(c, axis=1) > 30).sum()
+    assert near(out.coord) / near(scan.coord) < far(out.coord) / far(scan.coord)
+    assert VoxelThin(p=0.0)(scan, np.random.default_rng(5)) is scan
 
 
 def test_beam_drop_removes_whole_beams():
