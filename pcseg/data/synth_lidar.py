@@ -27,8 +27,10 @@ Sensor model (a simple one, documented rather than calibrated):
   (Velodyne HDL-64E S2 user's manual: upper and lower laser blocks, vertical angular resolution ~0.4 deg on
   average), 2048 azimuth steps over 360 deg, mounted 1.73 m above the road (KITTI's
   Velodyne height, Geiger et al., IJRR 2013, Fig. 3), returns up to 120 m (datasheet range).
-- range noise: Gaussian, sigma 2 cm (datasheet accuracy < 2 cm); beams entering foliage return from up to
-  1.2 m inside it (FOLIAGE_DEPTH).
+- range noise: Gaussian, sigma 1-2 cm, one value per scan (the datasheet's accuracy, < 2 cm, is a bound);
+  surfaces that are not solid return from inside them (``Part.depth``, mean depth of an exponential, cut at
+  1.2 m): tree crowns 0.3 m, dense trimmed hedges and shrubs 5-30 cm, grass 3 cm, car windows 0.4 m (with
+  40 % of their returns lost) - see FOLIAGE_DEPTH.
 - remission = reflectivity(material, per-instance jitter) * (0.4 + 0.6 cos(incidence)) * exp(-range / 250)
   + N(0, 0.02), clipped to [0, 1]; traffic-sign plates are retro-reflective (0.85).
 - dropouts: 1.5 % of returns at random, more with range (+ 15 % at 120 m), and half of the returns whose
@@ -64,13 +66,25 @@ ROWS, COLS = 64, 2048
 FOV_UP, FOV_DOWN = 2.0, -24.8          # degrees, HDL-64E
 SENSOR_HEIGHT = 1.73                   # metres, KITTI
 MAX_RANGE = 120.0
-RANGE_NOISE = 0.02
+RANGE_NOISE = (0.01, 0.02)            # sigma, metres, drawn per scan
 # foliage is porous: a beam enters a crown or hedge and returns from a leaf some way inside it. The depth of
 # the first return follows the canopy's gap probability, exp(-G * LAD * depth) (Beer-Lambert; Ni-Meister,
 # Jupp and Dubayah, IEEE TGRS 2001, lidar waveforms in discrete canopies): exponential with this mean
-# (metres), cut at FOLIAGE_MAX_DEPTH. Vegetation in a scan is a speckled volume, not a smooth shell.
+# (metres), cut at FOLIAGE_MAX_DEPTH. Vegetation in a scan is a speckled volume, not a smooth shell. The mean
+# is 1 / (G * LAD) (G the leaf projection, about 0.5; LAD the leaf area density), so it differs by plant:
+# an open tree crown lets beams in deep, while a clipped hedge or garden shrub is a dense leaf shell that
+# few beams pass (HEDGE_DEPTH, drawn per plant): a hedge reads rougher than a car, but far smoother than a
+# crown (tools/scan_texture.py measures this for real and synthetic scans).
 FOLIAGE_DEPTH = 0.3
+HEDGE_DEPTH = (0.05, 0.3)
 FOLIAGE_MAX_DEPTH = 1.2
+# Mown grass (3-10 cm) is a thin porous layer: returns from the blades or the soil under them, a few cm
+# apart, where a road returns from one surface. Grass reads rough beside smooth asphalt.
+GRASS_DEPTH = 0.03
+# Car windows: glass passes most of the near-infrared beam (905 nm), which returns from the seats and the
+# far side of the cabin, or not at all.
+GLASS_DEPTH, GLASS_DROP = 0.4, 0.4
+SURFACE_DEPTH = {"vegetation": FOLIAGE_DEPTH, "terrain": GRASS_DEPTH}
 STEP = 1.2                             # metres between scans (about 12 m/s at 10 Hz)
 DEFAULT_SEQUENCES = ("00", "08")
 DEFAULT_SCANS = 3
@@ -155,6 +169,8 @@ class Part:
     cls: str
     instance: int
     reflectivity: float
+    depth: float = 0.0                       # mean depth (m) of returns inside the surface; 0 = solid
+    drop: float = 0.0                        # share of its returns lost (glass)
 
 
 @dataclass
@@ -168,11 +184,13 @@ class Street:
     next_instance: int = 1
 
     def add(self, mesh: tuple[np.ndarray, np.ndarray], cls: str, rng: np.random.Generator,
-            instance: int = 0, reflectivity: float | None = None) -> None:
+            instance: int = 0, reflectivity: float | None = None, depth: float | None = None,
+            drop: float = 0.0) -> None:
         if reflectivity is None:
             mean, spread = REFLECTIVITY[cls]
             reflectivity = float(np.clip(rng.normal(mean, spread / 2), 0.05, 0.95))
-        self.parts.append(Part(mesh[0], mesh[1], cls, instance, reflectivity))
+        depth = SURFACE_DEPTH.get(cls, 0.0) if depth is None else depth
+        self.parts.append(Part(mesh[0], mesh[1], cls, instance, reflectivity, depth, drop))
 
     def new_instance(self) -> int:
         self.next_instance += 1
@@ -192,7 +210,8 @@ def _car(street: Street, rng: np.random.Generator, x: float, y: float, yaw: floa
     at = _placer(x, y, yaw)
 
     street.add(box(at(0, 0, 0.72), (length, width, 0.85), yaw), "car", rng, inst, refl)
-    street.add(box(at(-0.2, 0, 1.4), (length * 0.5, width * 0.9, 0.55), yaw), "car", rng, inst, refl * 0.7)
+    street.add(box(at(-0.2, 0, 1.4), (length * 0.5, width * 0.9, 0.55), yaw), "car", rng, inst, refl * 0.7,
+               GLASS_DEPTH, GLASS_DROP)                              # the cabin: windows all round
     for dx in (-length * 0.32, length * 0.32):
         for dy in (-width * 0.4, width * 0.4):
             street.add(box(at(dx, dy, 0.32), (0.62, 0.22, 0.62), yaw), "car", rng, inst, 0.08)
@@ -294,11 +313,12 @@ def _hedge(street: Street, rng: np.random.Generator, x0: float, x1: float, y: fl
     KITTI drives (Karlsruhe) are lined with hedges and garden shrubs; vegetation is among the most
     frequent SemanticKITTI classes (Behley et al., ICCV 2019, Fig. 3)."""
     height = rng.uniform(0.8, 2.5)
+    depth = rng.uniform(*HEDGE_DEPTH)
     x = x0
     while x < x1:
         r = rng.uniform(0.5, 0.9)
         street.add(blob((x + r, y + rng.normal(0, 0.1), height / 2), (r * 1.2, rng.uniform(0.4, 0.8), height / 2),
-                        rng, 0.15), "vegetation", rng)
+                        rng, 0.15), "vegetation", rng, depth=depth)
         x += r * 1.6
 
 
@@ -390,7 +410,8 @@ def _side_street(st: Street, rng: np.random.Generator, j: Junction, curb: float,
             st.add(box((xb, side * (y + blen / 2), height / 2), (depth, blen, height)), "building", rng)
             if setback > 1.5 and rng.random() < 0.6:
                 st.add(blob((j.x + e * (j.half + j.walk + setback / 2), side * (y + blen / 2), 0.8),
-                            (setback / 3, blen / 3, 0.8), rng, 0.25), "vegetation", rng)
+                            (setback / 3, blen / 3, 0.8), rng, 0.25), "vegetation", rng,
+                       depth=rng.uniform(*HEDGE_DEPTH))
             gap = rng.uniform(2, 10)
             if rng.random() < 0.6:                                # a garden fence or wall along the sidewalk
                 fh = rng.uniform(0.8, 1.8)
@@ -486,7 +507,7 @@ def build_street(rng: np.random.Generator, x_min: float, x_max: float, sensor_x:
                 if lawn and rng.random() < 0.8:                  # shrubs on the grass strip
                     r = rng.uniform(0.4, min(1.0, lawn / 2))
                     st.add(blob((x + rng.uniform(2, 4), side * (curb + lawn / 2), r * 0.6), (r, r, r * 0.7),
-                                rng, 0.25), "vegetation", rng)
+                                rng, 0.25), "vegetation", rng, depth=rng.uniform(*HEDGE_DEPTH))
             elif kind < 0.75:
                 st.add(cylinder((x, side * (curb + 0.35), kerb), rng.uniform(0.07, 0.14), rng.uniform(4.5, 9), 8),
                        "pole", rng)
@@ -545,7 +566,8 @@ def build_street(rng: np.random.Generator, x_min: float, x_max: float, sensor_x:
                         _tree(st, rng, bx, by, 0.05)
                     else:
                         r = rng.uniform(0.6, 1.5)
-                        st.add(blob((bx, by, r * 0.6), (r, r, r * 0.7), rng, 0.25), "vegetation", rng)
+                        st.add(blob((bx, by, r * 0.6), (r, r, r * 0.7), rng, 0.25), "vegetation", rng,
+                               depth=rng.uniform(*HEDGE_DEPTH))
                 x += gap
     # traffic: oncoming lane anywhere, the sensor's lane only ahead of / behind the drive
     x = x_min + rng.uniform(0, 15)
@@ -624,7 +646,8 @@ class StreetScanner:
         self.raw = np.array([RAW_IDS[p.cls] for p in street.parts] + [0], dtype=np.uint32)
         self.instance = np.array([p.instance for p in street.parts] + [0], dtype=np.uint32)
         self.refl = np.array([p.reflectivity for p in street.parts] + [0.0], dtype=np.float32)
-        self.porous = np.array([p.cls == "vegetation" for p in street.parts] + [False])
+        self.depth = np.array([p.depth for p in street.parts] + [0.0], dtype=np.float32)
+        self.drop = np.array([p.drop for p in street.parts] + [0.0], dtype=np.float32)
         self.directions = beam_directions(rows, cols)
 
     def scan(self, origin: Sequence[float], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -644,9 +667,9 @@ class StreetScanner:
         cos_inc = np.abs(np.einsum("ij,ij->i", normal, d))
         remission = self.refl[gid] * (0.4 + 0.6 * cos_inc) * np.exp(-t / 250.0)
         remission = np.clip(remission + rng.normal(0, 0.02, len(t)), 0.0, 1.0).astype(np.float32)
-        depth = np.minimum(rng.exponential(FOLIAGE_DEPTH, len(t)), FOLIAGE_MAX_DEPTH) * self.porous[gid]
-        r = t + depth + rng.normal(0, RANGE_NOISE, len(t))
-        keep = (rng.random(len(t)) >= 0.015 + 0.15 * (t / MAX_RANGE) ** 2) & (r <= MAX_RANGE)
+        depth = np.minimum(rng.exponential(1.0, len(t)) * self.depth[gid], FOLIAGE_MAX_DEPTH)
+        r = t + depth + rng.normal(0, rng.uniform(*RANGE_NOISE), len(t))
+        keep = (rng.random(len(t)) >= 0.015 + 0.15 * (t / MAX_RANGE) ** 2 + self.drop[gid]) & (r <= MAX_RANGE)
         keep &= ~((remission < 0.03) & (rng.random(len(t)) < 0.5))
         xyz = (d * r[:, None])[keep]
         points = np.concatenate([xyz, remission[keep, None]], 1).astype(np.float32)

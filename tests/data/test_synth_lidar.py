@@ -124,6 +124,26 @@ def test_foliage_returns_from_inside_the_crown(cls):
         assert 0.15 < np.median(depth) < 0.4 and depth.max() <= FOLIAGE_MAX_DEPTH + 0.2
 
 
+def test_surfaces_return_from_their_own_depth_and_glass_loses_returns():
+    """Grass and a clipped hedge return from a little inside (less than a crown), a solid face from its
+    surface; a car window loses part of its returns and the rest come from behind the glass."""
+    from pcseg.data.synth_lidar import GLASS_DROP, GRASS_DEPTH, Street, StreetScanner, box
+
+    def behind(cls, depth=None, drop=0.0):
+        street = Street()
+        street.add(box((12.0, 0.0, 1.73), (4.0, 6.0, 3.0)), cls, np.random.default_rng(0), depth=depth, drop=drop)
+        pts, _ = StreetScanner(street, rows=64, cols=512).scan((0.0, 0.0, 1.73), np.random.default_rng(1))
+        front = (np.abs(pts[:, 1]) < 2.0) & (np.abs(pts[:, 2]) < 1.0)
+        return pts[front, 0] - 10.0
+
+    solid, grass, hedge, crown = behind("fence"), behind("terrain"), behind("vegetation", 0.08), behind("vegetation")
+    assert np.median(np.abs(solid)) < 0.02
+    assert 0.5 * GRASS_DEPTH < np.median(grass) < 2 * GRASS_DEPTH
+    assert np.median(solid) < np.median(grass) < np.median(hedge) < np.median(crown)
+    glass = behind("car", depth=0.4, drop=GLASS_DROP)
+    assert abs(len(glass) / len(solid) - (1 - GLASS_DROP)) < 0.1 and np.median(glass) > 0.2
+
+
 def test_spans_leave_out_the_side_streets():
     from pcseg.data.synth_lidar import _spans
 
