@@ -211,7 +211,7 @@ def _car(street: Street, rng: np.random.Generator, x: float, y: float, yaw: floa
 
     street.add(box(at(0, 0, 0.72), (length, width, 0.85), yaw), "car", rng, inst, refl)
     street.add(box(at(-0.2, 0, 1.4), (length * 0.5, width * 0.9, 0.55), yaw), "car", rng, inst, refl * 0.7,
-               GLASS_DEPTH, GLASS_DROP)                              # the cabin: windows all round
+               depth=GLASS_DEPTH, drop=GLASS_DROP)                   # the cabin: windows all round
     for dx in (-length * 0.32, length * 0.32):
         for dy in (-width * 0.4, width * 0.4):
             street.add(box(at(dx, dy, 0.32), (0.62, 0.22, 0.62), yaw), "car", rng, inst, 0.08)

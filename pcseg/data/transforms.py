@@ -43,6 +43,19 @@ def _rotated(sample: Sample, rot: np.ndarray) -> Sample:
     return out
 
 
+def first_per_voxel(coord: np.ndarray, size: float, origin: np.ndarray | None = None) -> np.ndarray:
+    """Indices of the first point in each occupied cubic voxel of edge ``size`` (grid anchored at ``origin``,
+    default 0): a thinning that keeps points as they are (labels are never averaged).
+
+    Shapes: coord (N, 3) -> index (M,) int64 sorted, M <= N"""
+    keys = np.floor((np.asarray(coord, dtype=np.float64) - (0.0 if origin is None else origin)) / size)
+    keys = keys.astype(np.int64)
+    keys -= keys.min(axis=0)
+    dims = keys.max(axis=0) + 1
+    _, first = np.unique((keys[:, 0] * dims[1] + keys[:, 1]) * dims[2] + keys[:, 2], return_index=True)
+    return np.sort(first)
+
+
 def tilt_matrix(rng: np.random.Generator, max_degrees: float) -> np.ndarray:
     """A rotation by U(-max_degrees, max_degrees) about a random horizontal axis (Rodrigues' formula).
 
@@ -310,4 +323,4 @@ def build_augmentation(names: Sequence[str]) -> Compose | None:
 
 __all__ = ["Compose", "RandomRotateZ", "RandomScale", "RandomJitter", "RandomFlipXY", "RandomTilt",
            "RandomColorJitter", "RandomColorDrop", "RandomDensity", "MixBlocks", "find", "AUGMENTATIONS",
-           "build_augmentation"]
+           "build_augmentation", "first_per_voxel"]

@@ -129,11 +129,9 @@ class VoxelThin:
     def __call__(self, cloud: Cloud, rng: np.random.Generator) -> Cloud:
         if rng.random() >= self.p:
             return cloud
-        cell = np.floor(np.asarray(cloud.coord, dtype=np.float64) / rng.uniform(self.low, self.high))
-        _, first = np.unique(cell.astype(np.int64), axis=0, return_index=True)
-        keep = np.zeros(len(cloud), dtype=bool)
-        keep[first] = True
-        return _subset(cloud, keep)
+        from pcseg.data.transforms import first_per_voxel
+
+        return _subset(cloud, first_per_voxel(np.asarray(cloud.coord), rng.uniform(self.low, self.high)))
 
     def __repr__(self) -> str:
         return f"VoxelThin(p={self.p}, low={self.low}, high={self.high})"

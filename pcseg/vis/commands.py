@@ -22,6 +22,7 @@ from typing import Iterator
 import numpy as np
 
 from pcseg.classes import S3DIS, SEMANTICKITTI, ClassSet, get_class_set
+from pcseg.data.transforms import first_per_voxel
 from pcseg.errors import PcsegError
 from pcseg.io.cloud import Cloud
 from pcseg.vis.palette import plain_colors
@@ -207,12 +208,9 @@ def voxel_subsample(coord: np.ndarray, max_points: int) -> np.ndarray:
     area = float(np.sort(extent)[1:].prod())
     voxel = np.sqrt(area / max_points)
     for _ in range(30):
-        keys = np.floor((coord - lo) / voxel).astype(np.int64)
-        dims = keys.max(axis=0) + 1
-        flat = (keys[:, 0] * dims[1] + keys[:, 1]) * dims[2] + keys[:, 2]
-        _, first = np.unique(flat, return_index=True)
+        first = first_per_voxel(coord, voxel, lo)
         if len(first) <= max_points:
-            return np.sort(first)
+            return first
         voxel *= max(1.05, np.sqrt(len(first) / max_points))
     rng = np.random.default_rng(0)
     return np.sort(rng.choice(n, max_points, replace=False))

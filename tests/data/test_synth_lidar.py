@@ -107,17 +107,25 @@ def test_heightfield_is_uneven_ground_around_its_height():
     assert v[:, 2].std() > 0.01                                    # not a plane
 
 
+def _behind_face(cls: str, depth: float | None = None, drop: float = 0.0) -> np.ndarray:
+    """How far behind its front face (x = 10 m, straight ahead) a box of class ``cls`` returns the beams
+    that hit it near +x."""
+    from pcseg.data.synth_lidar import RAW_IDS, Street, StreetScanner, box
+
+    street = Street()
+    street.add(box((12.0, 0.0, 1.73), (4.0, 6.0, 3.0)), cls, np.random.default_rng(0), depth=depth, drop=drop)
+    pts, labels = StreetScanner(street, rows=64, cols=512).scan((0.0, 0.0, 1.73), np.random.default_rng(1))
+    front = (labels == RAW_IDS[cls]) & (np.abs(pts[:, 1]) < 2.0) & (np.abs(pts[:, 2]) < 1.0)
+    return pts[front, 0] - 10.0
+
+
 @pytest.mark.parametrize("cls", ["building", "vegetation"])
 def test_foliage_returns_from_inside_the_crown(cls):
     """A beam that hits a solid face returns from it; one that hits foliage returns from a leaf inside."""
-    from pcseg.data.synth_lidar import FOLIAGE_MAX_DEPTH, Street, StreetScanner, box
+    from pcseg.data.synth_lidar import FOLIAGE_MAX_DEPTH
 
-    street = Street()
-    street.add(box((12.0, 0.0, 1.73), (4.0, 6.0, 3.0)), cls, np.random.default_rng(0))   # front face at x = 10
-    pts, labels = StreetScanner(street, rows=64, cols=512).scan((0.0, 0.0, 1.73), np.random.default_rng(1))
-    front = (labels == (50 if cls == "building" else 70)) & (np.abs(pts[:, 1]) < 2.0) & (np.abs(pts[:, 2]) < 1.0)
-    depth = pts[front, 0] - 10.0                      # how far behind the face (beams near +x)
-    assert front.sum() > 50
+    depth = _behind_face(cls)
+    assert len(depth) > 50
     if cls == "building":
         assert np.abs(depth).max() < 0.15
     else:
@@ -127,15 +135,9 @@ def test_foliage_returns_from_inside_the_crown(cls):
 def test_surfaces_return_from_their_own_depth_and_glass_loses_returns():
     """Grass and a clipped hedge return from a little inside (less than a crown), a solid face from its
     surface; a car window loses part of its returns and the rest come from behind the glass."""
-    from pcseg.data.synth_lidar import GLASS_DROP, GRASS_DEPTH, Street, StreetScanner, box
+    from pcseg.data.synth_lidar import GLASS_DROP, GRASS_DEPTH
 
-    def behind(cls, depth=None, drop=0.0):
-        street = Street()
-        street.add(box((12.0, 0.0, 1.73), (4.0, 6.0, 3.0)), cls, np.random.default_rng(0), depth=depth, drop=drop)
-        pts, _ = StreetScanner(street, rows=64, cols=512).scan((0.0, 0.0, 1.73), np.random.default_rng(1))
-        front = (np.abs(pts[:, 1]) < 2.0) & (np.abs(pts[:, 2]) < 1.0)
-        return pts[front, 0] - 10.0
-
+    behind = _behind_face
     solid, grass, hedge, crown = behind("fence"), behind("terrain"), behind("vegetation", 0.08), behind("vegetation")
     assert np.median(np.abs(solid)) < 0.02
     assert 0.5 * GRASS_DEPTH < np.median(grass) < 2 * GRASS_DEPTH
