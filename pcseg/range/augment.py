@@ -18,6 +18,8 @@ labels and kNN back-projection all see the same changed scan.
 - ``tilt``: the sensor not level (pitch and roll of the car, a sloped road).
 - ``scale``: the world a little larger or smaller.
 - ``mix``: alternate inclination bands of two training scans (LaserMix); applied by the dataset.
+- ``polarmix``: half the azimuth of another training scan swapped in, and its objects copied around the
+  sensor at other headings (PolarMix); applied by the dataset.
 
 Shapes: cloud.coord (N, 3) -> (M, 3), M <= N; intensity and label follow the kept points.
 """
@@ -45,6 +47,18 @@ def _with(cloud: Cloud, coord: np.ndarray | None = None, intensity: Any = "keep"
     return Cloud(np.asarray(cloud.coord if coord is None else coord, dtype=np.float32), color=cloud.color,
                  intensity=cloud.intensity if isinstance(intensity, str) else intensity, normal=cloud.normal,
                  label=cloud.label, meta=cloud.meta)
+
+
+def _join(x: Any, y: Any) -> np.ndarray | None:
+    return None if x is None or y is None else np.concatenate([np.asarray(x), np.asarray(y)])
+
+
+def _join_clouds(parts: Sequence[Cloud]) -> Cloud:
+    """One cloud of several sensor-frame clouds; remission only when every part has it."""
+    coord, intensity, label = parts[0].coord, parts[0].intensity, parts[0].label
+    for c in parts[1:]:
+        coord, intensity, label = _join(coord, c.coord), _join(intensity, c.intensity), _join(label, c.label)
+    return Cloud(np.asarray(coord, dtype=np.float32), intensity=intensity, label=label, meta=parts[0].meta)
 
 
 class RemissionDrop:
@@ -209,15 +223,64 @@ class LaserMix:
             c = np.asarray(cloud.coord, dtype=np.float64)
             return np.digitize(np.arctan2(c[:, 2], np.hypot(c[:, 0], c[:, 1])), edges) % 2
 
-        def join(x: Any, y: Any) -> np.ndarray | None:
-            return None if x is None or y is None else np.concatenate([np.asarray(x), np.asarray(y)])
-
-        a, b = a.select(band(a) == first), b.select(band(b) != first)
-        return Cloud(join(a.coord, b.coord).astype(np.float32), intensity=join(a.intensity, b.intensity),
-                     label=join(a.label, b.label), meta=a.meta)
+        return _join_clouds([a.select(band(a) == first), b.select(band(b) != first)])
 
     def __repr__(self) -> str:
         return f"LaserMix(p={self.p})"
+
+
+# pcseg SemanticKITTI class indices (pcseg.classes.SEMANTICKITTI) that PolarMix copies: the things (car ...
+# motorcyclist, as in the paper), and with ``flora=1`` also vegetation and trunk
+POLARMIX_THINGS = (0, 1, 2, 3, 4, 5, 6, 7)
+POLARMIX_FLORA = (14, 15)
+
+
+class PolarMix:
+    """Mixing two scans (PolarMix, Xiao et al., NeurIPS 2022): the scan takes the other scan's points in
+    half of the azimuth circle (from a random heading), then the other scan's objects (points of the thing
+    classes, and of vegetation and trunk with ``flora=1``) are copied ``copies`` times, each turned about the
+    sensor's vertical axis by a random angle, and added. Objects so appear at headings and beside
+    neighbours a synthetic street never puts them, at their own range and height. With probability p per
+    training scan; acts in pcseg.range.dataset.RangeDataset like LaserMix (sensor-frame scans only); as a
+    scan transform it passes through."""
+
+    def __init__(self, p: float = 0.5, copies: float = 2, flora: float = 0) -> None:
+        if not 0 <= p <= 1:
+            raise ValueError(f"p must be in [0, 1], got {p}")
+        if copies < 0 or copies != int(copies):
+            raise ValueError(f"copies must be a whole number >= 0, got {copies}")
+        if flora not in (0, 1):
+            raise ValueError(f"flora must be 0 or 1, got {flora}")
+        self.p, self.copies, self.flora = float(p), int(copies), int(flora)
+
+    def __call__(self, cloud: Cloud, rng: np.random.Generator) -> Cloud:
+        return cloud
+
+    def mix(self, a: Cloud, b: Cloud, rng: np.random.Generator, fov_up: float = 0.0,
+            fov_down: float = 0.0) -> Cloud:
+        """``a`` with half its azimuth from ``b`` and ``b``'s objects pasted at other headings (both
+        sensor-frame; the field of view is not used, the signature is LaserMix's)."""
+        start = rng.uniform(-np.pi, np.pi)
+
+        def half(cloud: Cloud) -> np.ndarray:
+            c = np.asarray(cloud.coord, dtype=np.float64)
+            return (np.arctan2(c[:, 1], c[:, 0]) - start) % (2 * np.pi) < np.pi
+
+        parts = [a.select(~half(a)), b.select(half(b))]
+        if b.label is not None and self.copies:
+            classes = POLARMIX_THINGS + (POLARMIX_FLORA if self.flora else ())
+            objects = b.select(np.isin(np.asarray(b.label), classes))
+            if len(objects):
+                xyz = np.asarray(objects.coord, dtype=np.float64)
+                for angle in rng.uniform(0, 2 * np.pi, self.copies):
+                    c, s = np.cos(angle), np.sin(angle)
+                    turned = np.column_stack([c * xyz[:, 0] - s * xyz[:, 1], s * xyz[:, 0] + c * xyz[:, 1],
+                                              xyz[:, 2]])
+                    parts.append(_with(objects, coord=turned))
+        return _join_clouds(parts)
+
+    def __repr__(self) -> str:
+        return f"PolarMix(p={self.p}, copies={self.copies}, flora={self.flora})"
 
 
 class ScanCompose:
@@ -239,7 +302,7 @@ class ScanCompose:
 SCAN_AUGMENTATIONS: dict[str, Callable[[], Callable[[Cloud, np.random.Generator], Cloud]]] = {
     "remission_drop": RemissionDrop, "remission_jitter": RemissionJitter, "point_drop": PointDrop,
     "beam_drop": BeamDrop, "voxel": VoxelThin, "height": SensorHeight, "tilt": Tilt, "scale": Scale,
-    "mix": LaserMix,
+    "mix": LaserMix, "polarmix": PolarMix,
 }
 
 
@@ -274,4 +337,4 @@ def build_scan_augmentation(names: Sequence[str]) -> ScanCompose | None:
 
 
 __all__ = ["RemissionDrop", "RemissionJitter", "PointDrop", "BeamDrop", "VoxelThin", "SensorHeight", "Tilt",
-           "Scale", "LaserMix", "ScanCompose", "SCAN_AUGMENTATIONS", "build_scan_augmentation"]
+           "Scale", "LaserMix", "PolarMix", "ScanCompose", "SCAN_AUGMENTATIONS", "build_scan_augmentation"]

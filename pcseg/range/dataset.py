@@ -13,9 +13,9 @@ with IGNORE (-1) on empty pixels and unlabelled points; validation is per point 
 
 Augmentation (``range.augment``, training only): a random rotation about the vertical axis, a mirror
 (y -> -y) with probability 1/2, and for rooms a jittered viewpoint; ``range.scan_augment`` changes whole
-scans first, and its ``mix`` (LaserMix) blends a scan with another random training scan here. All are
-drawn from a generator seeded by (seed, epoch, item), so items do not depend on the worker that builds them
-(``set_epoch`` as BlockDataset).
+scans first, and its ``mix`` (LaserMix) and ``polarmix`` (PolarMix) blend a scan with another random training
+scan here. All are drawn from a generator seeded by (seed, epoch, item), so items do not depend on the worker
+that builds them (``set_epoch`` as BlockDataset).
 
 Normalisation: ``range.mean/std`` when given; the RangeNet++ statistics for the KITTI channels; otherwise
 they are measured here on up to ``STATS_ITEMS`` un-augmented training images (pixels holding a point) and
@@ -36,7 +36,7 @@ from pcseg.config import Config
 from pcseg.data.transforms import find
 from pcseg.errors import PcsegError
 from pcseg.io.cloud import Cloud
-from pcseg.range.augment import LaserMix
+from pcseg.range.augment import LaserMix, PolarMix
 from pcseg.range.projection import (Projection, label_image, make_image, pixel_points, point_channels, project,
                                     single_thread)
 from pcseg.range.spec import RangeSpec, range_spec
@@ -104,7 +104,8 @@ class RangeDataset(torch.utils.data.Dataset):
         self.num_classes = int(num_classes)
         self.augment = bool(augment)
         self.scan_augment = scan_augment
-        self._mix = find(scan_augment, LaserMix)   # None without one
+        # the scan mixes (LaserMix, PolarMix) need a second scan, so they act here
+        self._mixes = [m for m in (find(scan_augment, LaserMix), find(scan_augment, PolarMix)) if m is not None]
         self.seed = int(seed)
         self.epoch = 0
         self.views = max(1, spec.viewpoints)
@@ -130,12 +131,12 @@ class RangeDataset(torch.utils.data.Dataset):
         rng = np.random.default_rng([self.seed, self.epoch, index]) if augment else None
         if rng is not None and self.scan_augment is not None:
             cloud = self.scan_augment(cloud, rng)
-            if (self._mix is not None and self.spec.viewpoints == 0 and len(self.sources) > 1
-                    and rng.random() < self._mix.p):
-                other = int(rng.integers(len(self.sources) - 1))
-                other += other >= index // self.views
-                cloud = self._mix.mix(cloud, self.scan_augment(self.sources[other](), rng), rng,
-                                      self.spec.fov_up, self.spec.fov_down)
+            for mix in self._mixes:
+                if self.spec.viewpoints == 0 and len(self.sources) > 1 and rng.random() < mix.p:
+                    other = int(rng.integers(len(self.sources) - 1))
+                    other += other >= index // self.views
+                    cloud = mix.mix(cloud, self.scan_augment(self.sources[other](), rng), rng,
+                                    self.spec.fov_up, self.spec.fov_down)
         origin = None
         if self.spec.viewpoints > 0:
             source = index // self.views

@@ -133,7 +133,42 @@ def test_range_dataset_mixes_training_scans():
     sources = [partial(Cloud, coord, intensity=np.full(n, 0.5, np.float32), label=np.full(n, k, np.int64))
                for k in range(2)]
     spec = RangeSpec(16, 128, 3.0, -25.0, ("range", "x", "y", "z", "remission"), (0.0,) * 5, (1.0,) * 5, 0, 1.5, 0.25)
-    for chain, want in ((["mix:p=1.0"], {0, 1}), (["height"], {0})):
+    for chain, want in ((["mix:p=1.0"], {0, 1}), (["polarmix:p=1.0"], {0, 1}), (["height"], {0})):
         ds = RangeDataset(sources, spec, 2, augment=True, scan_augment=build_scan_augmentation(chain))
         labels = ds[0]["label"]
         assert set(labels[labels >= 0].unique().tolist()) == want
+
+
+def test_polar_mix_swaps_half_the_azimuth_and_pastes_turned_objects():
+    from pcseg.range.augment import PolarMix
+
+    rng = np.random.default_rng(4)
+    n = 6000
+    yaw = rng.uniform(-np.pi, np.pi, n)
+    r = rng.uniform(5, 30, n)
+    coord = np.stack([r * np.cos(yaw), r * np.sin(yaw), rng.uniform(-1.7, 1.0, n)], 1).astype(np.float32)
+    a = Cloud(coord, intensity=np.zeros(n, np.float32), label=np.full(n, 8, np.int64))        # road
+    b_label = np.where(np.abs(yaw) < 0.2, 0, 12)                                                # a car at 0 deg
+    b = Cloud(coord + 0.01, intensity=np.ones(n, np.float32), label=b_label)
+    mixed = PolarMix(p=1.0, copies=2).mix(a, b, np.random.default_rng(7))
+    from_a = mixed.intensity == 0
+    assert 0.4 * n < from_a.sum() < 0.6 * n                                   # half the circle is a's
+    az = np.arctan2(mixed.coord[:, 1], mixed.coord[:, 0])
+    hist_a, _ = np.histogram(az[from_a], bins=36, range=(-np.pi, np.pi))
+    assert (hist_a == 0).sum() >= 16 and (hist_a > 0).sum() >= 16             # ... as one half, not points
+    car = mixed.label == 0
+    cars_b = (np.abs(yaw) < 0.2).sum()
+    assert 2 * cars_b <= car.sum() <= 3 * cars_b            # two turned copies, and the car itself if in b's half
+    rng_car = np.linalg.norm(mixed.coord[car, :2], axis=1)
+    assert rng_car.min() > 4.9 and rng_car.max() < 30.1                        # at their own range
+    assert np.array_equal(mixed.intensity[car], np.ones(car.sum(), np.float32))  # each point keeps its scan
+    assert len(np.unique(np.round(az[car], 0))) > 1                             # at other headings
+    flora = PolarMix(p=1.0, copies=1, flora=1).mix(a, Cloud(coord, label=np.full(n, 14)), np.random.default_rng(1))
+    assert (flora.label == 14).sum() > n and flora.intensity is None           # vegetation pasted; no remission
+    assert abs(len(PolarMix(p=1.0, copies=0).mix(a, b, np.random.default_rng(7))) - n) < 0.1 * n   # swap only
+    assert PolarMix()(a, rng) is a
+    assert repr(build_scan_augmentation(["polarmix:p=0.4,copies=3"])) == \
+        "ScanCompose([PolarMix(p=0.4, copies=3, flora=0)])"
+    for bad in ("polarmix:copies=1.5", "polarmix:flora=2", "polarmix:p=2"):
+        with pytest.raises(ValueError):
+            build_scan_augmentation([bad])
