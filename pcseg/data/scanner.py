@@ -8,9 +8,15 @@ What follows from that, and what this module reproduces, unlike uniform surface 
 * occlusion: only surfaces in the line of sight of some scanner position get points (shadows behind chairs,
   under tables, inside bookcases; the floor under furniture is empty);
 * density falls with distance (rays spread with the square of the range) and with grazing incidence;
-* range noise grows with distance (structured-light / time-of-flight sensors: a few mm near, ~1 cm at 5 m);
+* range noise grows with distance (a raw depth frame: a few mm near, ~1 cm at 5 m; less after fusion, below);
 * colour comes from photographs: shading by the room's lights, a different exposure and white balance per
-  scan position, and camera noise, so one material shows many colours across a room.
+  scan position, and camera noise, so one material shows many colours across a room;
+* the cloud is the fused reconstruction, not one raw depth frame: surfaces are smooth to a few millimetres,
+  and a point's colour is the surface's texture there (smooth stains, grain and wear of the material), so
+  neighbouring points share it rather than each drawing its own camera noise;
+* the ceiling holds the lights: luminaires are bright patches of the ceiling, and the rest of it is lit
+  by light bounced off floor and walls (and the camera's HDR capture lifts the shadows), so ceilings read
+  about as bright as walls, not as dark as the unlit side of a box.
 
 The room geometry is given as instances of parts (pcseg.data.synth_s3dis ``_Box`` / ``_Blob``); each part
 becomes triangles, every ray's first hit gives the point, its class and instance.
@@ -28,10 +34,21 @@ import numpy as np
 # straight below the tripod (about 30 degrees around the nadir). Source: Matterport Pro2 specifications.
 SCANNER_HEIGHT = (1.2, 1.7)
 MIN_ELEVATION_DEG = -60.0
-# depth noise: sigma = a + b * range (metres); ~3 mm near, ~1.3 cm at 5 m, as for active depth sensors of
-# that class (Khoshelham & Elberink, "Accuracy and Resolution of Kinect Depth Data", Sensors 2012: error
-# grows with range)
-NOISE_A, NOISE_B = 0.003, 0.002
+# depth noise: sigma = a + b * range (metres). A raw depth frame of an active sensor of that class has ~3 mm
+# near and ~1.3 cm at 5 m (Khoshelham & Elberink, "Accuracy and Resolution of Kinect Depth Data", Sensors
+# 2012: error grows with range), but S3DIS's clouds come from Matterport's reconstruction, registered and
+# fused from many overlapping frames, whose planes are far flatter: ~1 mm near, ~3.5 mm at 5 m here (the real
+# S3DIS room in ../shared/realdata: 0.2 mm residual of a 16-neighbour plane fit; this one measured there).
+NOISE_A, NOISE_B = 0.001, 0.0005
+# recessed office luminaires (2 x 4 ft troffers, 0.6 x 1.2 m), the brightest thing in a photographed room
+LUMINAIRE = (0.6, 1.2)
+LUMINAIRE_RGB = (252.0, 252.0, 248.0)
+# light bounced off floor and walls plus the HDR capture: the darkest side of a surface keeps 55-80 % of
+# its lit brightness
+AMBIENT = (0.55, 0.8)
+# surface texture: a smooth albedo field per material (sum of plane waves of 0.1-1.5 m wavelength), up to
+# +-8 %, and what is left of the camera noise after fusing many frames (sigma 2 of 255)
+TEXTURE_AMPLITUDE, TEXTURE_WAVES, CAMERA_NOISE = 0.08, 3, 2.0
 
 
 def _quad(origin: np.ndarray, e1: np.ndarray, e2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -139,13 +156,32 @@ def _directions(n: int, rng: np.random.Generator) -> np.ndarray:
     return np.stack([r * np.cos(phi), r * np.sin(phi), z], axis=1)
 
 
+def _texture_waves(count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per instance: TEXTURE_WAVES plane waves (wave vectors with 0.1-1.5 m wavelength, phases) and an
+    amplitude up to TEXTURE_AMPLITUDE. Shapes: -> (count, W, 3), (count, W), (count,)."""
+    dirs = rng.normal(size=(count, TEXTURE_WAVES, 3))
+    dirs /= np.linalg.norm(dirs, axis=2, keepdims=True)
+    k = 2 * np.pi / rng.uniform(0.1, 1.5, (count, TEXTURE_WAVES))
+    return dirs * k[..., None], rng.uniform(0, 2 * np.pi, (count, TEXTURE_WAVES)), \
+        rng.uniform(0, TEXTURE_AMPLITUDE, count)
+
+
+def _texture(xyz: np.ndarray, inst: np.ndarray, waves: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
+    """Albedo factor of each surface point, 1 +- amplitude, smooth over the surface and the same from
+    every scan position. Shapes: xyz (n, 3), inst (n,) -> (n,)."""
+    kvec, phase, amp = waves
+    field = np.sin(np.einsum("nd,nwd->nw", xyz, kvec[inst]) + phase[inst]).sum(axis=1) / np.sqrt(TEXTURE_WAVES)
+    return 1.0 + amp[inst] * np.clip(field, -1.5, 1.5) / 1.5
+
+
 def scan_room(instances: Sequence[Any], size: np.ndarray, footprints: Sequence[tuple[float, float, float, float]],
               points: int, rng: np.random.Generator, scans: int | None = None) -> list[np.ndarray]:
     """Scan a room from several positions; about ``points`` points in all (rays that leave the room through
     an opening are lost).
 
     ``instances`` have ``parts`` and ``color`` ((3,) base colour 0-255). Lighting: 1-4 ceiling lights,
-    Lambert shading with ambient light; each scan position has its own exposure and white balance.
+    Lambert shading with ambient (bounced) light, luminaires on the ceiling; each scan position has its own
+    exposure and white balance, and a surface point takes the colour seen from the nearest position.
 
     Shapes: -> one (n_i, 6) float64 array per instance (x y z r g b), n_i may be 0.
     """
@@ -170,7 +206,11 @@ def scan_room(instances: Sequence[Any], size: np.ndarray, footprints: Sequence[t
     origins = scanner_positions(size, footprints, scans, rng)
     lights = np.column_stack([rng.uniform(0.2 * w, 0.8 * w, 4), rng.uniform(0.2 * l, 0.8 * l, 4),
                               np.full(4, h - 0.05)])[: int(rng.integers(1, 5))]
-    ambient = rng.uniform(0.45, 0.65)
+    along_x = rng.random(len(lights)) < 0.5
+    half = np.where(along_x[:, None], [LUMINAIRE[1] / 2, LUMINAIRE[0] / 2], [LUMINAIRE[0] / 2, LUMINAIRE[1] / 2])
+    ambient = rng.uniform(*AMBIENT)
+    exposures, balances = rng.uniform(0.8, 1.2, len(origins)), rng.uniform(0.92, 1.08, (len(origins), 3))
+    texture = _texture_waves(len(instances), rng)
     per_scan = int(points / scans * 1.1) + 1
     colors = np.array([inst.color for inst in instances], dtype=np.float64)
     out: list[list[np.ndarray]] = [[] for _ in instances]
@@ -186,6 +226,7 @@ def scan_room(instances: Sequence[Any], size: np.ndarray, footprints: Sequence[t
         inst = lookup[hit["geometry_ids"].numpy().astype(np.int64)[ok]]
         normal = hit["primitive_normals"].numpy().astype(np.float64)[ok]
         normal *= -np.sign(np.sum(normal * d, axis=1, keepdims=True) + 1e-12)   # face the scanner
+        surface = origin + d * t[:, None]
         t_noisy = t + rng.normal(0, 1, len(t)) * (NOISE_A + NOISE_B * t)
         xyz = origin + d * t_noisy[:, None]
         # lighting: ambient + Lambert from the ceiling lights (inverse-square falloff, softened)
@@ -195,10 +236,16 @@ def scan_room(instances: Sequence[Any], size: np.ndarray, footprints: Sequence[t
             dist = np.linalg.norm(to_light, axis=1) + 1e-6
             diffuse += np.clip(np.sum(normal * to_light, axis=1) / dist, 0, 1) / (1 + 0.08 * dist ** 2)
         shade = ambient + (1 - ambient) * np.clip(diffuse / max(len(lights), 1) * 1.6, 0, 1.2)
-        # the photograph: exposure and white balance of this scan position, camera noise
-        exposure = rng.uniform(0.8, 1.2)
-        balance = rng.uniform(0.92, 1.08, 3)
-        rgb = colors[inst] * (shade * exposure)[:, None] * balance + rng.normal(0, 5, (len(t), 3))
+        # the texture: each surface point is coloured from the photograph of the nearest scan position (its
+        # exposure and white balance), so exposure changes patch by patch, not point by point
+        nearest = np.argmin(np.linalg.norm(surface[:, None, :] - origins[None], axis=2), axis=1)
+        exposure, balance = exposures[nearest], balances[nearest]
+        albedo = colors[inst] * _texture(surface, inst, texture)[:, None]
+        lamp = (normal[:, 2] < -0.9) & (surface[:, 2] > h - 0.02)
+        lamp &= np.any(np.all(np.abs(surface[:, None, :2] - lights[None, :, :2]) <= half[None], axis=2), axis=1)
+        rgb = albedo * (shade * exposure)[:, None] * balance
+        rgb[lamp] = LUMINAIRE_RGB   # the lamp is the light: near-white in every exposure and white balance
+        rgb += rng.normal(0, CAMERA_NOISE, rgb.shape)
         rows = np.column_stack([xyz, np.clip(np.rint(rgb), 0, 255)])
         order = np.argsort(inst, kind="stable")
         bounds = np.searchsorted(inst[order], np.arange(len(instances) + 1))

@@ -79,3 +79,24 @@ def test_scan_style_rooms_are_deterministic_and_in_the_s3dis_layout(tmp_path):
 def test_unknown_style_is_refused(tmp_path):
     with pytest.raises(PcsegError, match="--style"):
         synth_s3dis(tmp_path, style="photo")
+
+
+def test_scanned_colour_is_a_fused_texture_with_lit_ceilings():
+    """Luminaires are white patches of the ceiling, neighbouring points share their colour (a texture, not
+    per-point camera noise) while the wall still shows many colours across the room, and surfaces are flat to
+    a few mm (a fused reconstruction)."""
+    from scipy.spatial import cKDTree
+
+    rng = np.random.default_rng(2)
+    ceiling, _, walls, _ = scan_room(_room(), np.array([6.0, 4.0, 3.0]), [(2.5, 1.5, 3.5, 2.5)], 60_000, rng,
+                                     scans=3)
+    white = ceiling[:, 3:].min(axis=1) >= 235
+    assert 0.01 < white.mean() < 0.5
+    lamp_xy = ceiling[white, :2]
+    assert np.ptp(lamp_xy, axis=0).max() > 0.5                    # patches, not single points
+    tree = cKDTree(walls[:, :3])
+    _, nb = tree.query(walls[:, :3], 2)
+    step = np.abs(walls[nb[:, 1], 3:] - walls[:, 3:]).mean(axis=1)
+    assert np.median(step) < 4.0 and walls[:, 3].std() > 8
+    back = walls[(walls[:, 1] > 3.9) & (np.abs(walls[:, 0] - 3) < 2.9)]   # the y = 4 wall: flat to a few mm
+    assert np.std(back[:, 1]) < 0.004
