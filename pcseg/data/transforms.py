@@ -56,6 +56,15 @@ def first_per_voxel(coord: np.ndarray, size: float, origin: np.ndarray | None = 
     return np.sort(first)
 
 
+def z_rotation(angle: float) -> np.ndarray:
+    """The rotation by ``angle`` radians about the vertical axis (counter-clockwise seen from above).
+
+    Shapes: -> (3, 3) float64
+    """
+    c, s = np.cos(angle), np.sin(angle)
+    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+
+
 def tilt_matrix(rng: np.random.Generator, max_degrees: float) -> np.ndarray:
     """A rotation by U(-max_degrees, max_degrees) about a random horizontal axis (Rodrigues' formula).
 
@@ -94,10 +103,7 @@ class RandomRotateZ:
 
     def __call__(self, sample: Sample, rng: np.random.Generator | Any | None = None) -> Sample:
         rng = _rng(rng)
-        a = rng.uniform(-self.max_angle, self.max_angle)
-        c, s = np.cos(a), np.sin(a)
-        rot = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]], dtype=np.float32)
-        return _rotated(sample, rot)
+        return _rotated(sample, z_rotation(rng.uniform(-self.max_angle, self.max_angle)).astype(np.float32))
 
     def __repr__(self) -> str:
         return f"RandomRotateZ(max_angle={self.max_angle:.4g})"

@@ -49,16 +49,14 @@ def _with(cloud: Cloud, coord: np.ndarray | None = None, intensity: Any = "keep"
                  label=cloud.label, meta=cloud.meta)
 
 
-def _join(x: Any, y: Any) -> np.ndarray | None:
-    return None if x is None or y is None else np.concatenate([np.asarray(x), np.asarray(y)])
-
-
 def _join_clouds(parts: Sequence[Cloud]) -> Cloud:
     """One cloud of several sensor-frame clouds; remission only when every part has it."""
-    coord, intensity, label = parts[0].coord, parts[0].intensity, parts[0].label
-    for c in parts[1:]:
-        coord, intensity, label = _join(coord, c.coord), _join(intensity, c.intensity), _join(label, c.label)
-    return Cloud(np.asarray(coord, dtype=np.float32), intensity=intensity, label=label, meta=parts[0].meta)
+    def cat(field: str) -> np.ndarray | None:
+        arrays = [getattr(c, field) for c in parts]
+        return None if any(a is None for a in arrays) else np.concatenate([np.asarray(a) for a in arrays])
+
+    return Cloud(np.asarray(cat("coord"), dtype=np.float32), intensity=cat("intensity"), label=cat("label"),
+                 meta=parts[0].meta)
 
 
 class RemissionDrop:
@@ -260,6 +258,8 @@ class PolarMix:
             fov_down: float = 0.0) -> Cloud:
         """``a`` with half its azimuth from ``b`` and ``b``'s objects pasted at other headings (both
         sensor-frame; the field of view is not used, the signature is LaserMix's)."""
+        from pcseg.data.transforms import z_rotation
+
         start = rng.uniform(-np.pi, np.pi)
 
         def half(cloud: Cloud) -> np.ndarray:
@@ -273,10 +273,7 @@ class PolarMix:
             if len(objects):
                 xyz = np.asarray(objects.coord, dtype=np.float64)
                 for angle in rng.uniform(0, 2 * np.pi, self.copies):
-                    c, s = np.cos(angle), np.sin(angle)
-                    turned = np.column_stack([c * xyz[:, 0] - s * xyz[:, 1], s * xyz[:, 0] + c * xyz[:, 1],
-                                              xyz[:, 2]])
-                    parts.append(_with(objects, coord=turned))
+                    parts.append(_with(objects, coord=xyz @ z_rotation(angle).T))
         return _join_clouds(parts)
 
     def __repr__(self) -> str:
