@@ -322,6 +322,24 @@ def _hedge(street: Street, rng: np.random.Generator, x0: float, x1: float, y: fl
         x += r * 1.6
 
 
+def _shrub(street: Street, rng: np.random.Generator, x: float, y: float, z0: float, length: float,
+           width: float) -> None:
+    """A clump of garden shrubs at the roadside, ``length`` along x and ``width`` across: two to four
+    overlapping blobs 0.9-2.4 m high that rise from the ground. Junction corners, grass strips and verges of
+    the KITTI drives' residential streets carry such clumps right at the kerb, where a parked car would stand;
+    a generator that puts only cars there teaches a model that anything compact and man-high at the kerb is
+    a car."""
+    height = rng.uniform(0.9, 2.4)
+    depth = rng.uniform(*HEDGE_DEPTH)
+    n = int(rng.integers(2, 5))
+    for k in range(n):
+        cx = x - length / 2 + (k + 0.5) * length / n + rng.normal(0, 0.15)
+        h = height * rng.uniform(0.75, 1.0)
+        street.add(blob((cx, y + rng.normal(0, 0.1 * width), z0 + h / 2),
+                        (length / n * rng.uniform(0.6, 0.9), width / 2 * rng.uniform(0.8, 1.0), h / 2), rng, 0.2),
+                   "vegetation", rng, depth=depth)
+
+
 @dataclass
 class Junction:
     """A side street leaving the main street at x on one side (a crossroads is two, one per side): road
@@ -389,6 +407,10 @@ def _side_street(st: Street, rng: np.random.Generator, j: Junction, curb: float,
     for e in (-1.0, 1.0):
         xw = j.x + e * (j.half + j.walk / 2)
         st.add(box((xw, side * (curb + reach) / 2, kerb / 2), (j.walk, reach - curb, kerb)), "sidewalk", rng)
+        if rng.random() < 0.5:                                    # shrubs on the corner plot
+            size = rng.uniform(1.5, 5.0), rng.uniform(1.2, 3.0)
+            _shrub(st, rng, j.x + e * (j.half + j.walk + rng.uniform(0.2, 1.0) + size[0] / 2),
+                   side * (outer + rng.uniform(0.2, 1.0) + size[1] / 2), kerb, *size)
         y = curb + rng.uniform(3, 8)                              # trees, poles and signs at the kerb
         while y < reach:
             xk, k = j.x + e * (j.half + 0.5), rng.random()
@@ -502,7 +524,10 @@ def build_street(rng: np.random.Generator, x_min: float, x_max: float, sensor_x:
                 x += rng.uniform(5, 12)
                 continue
             kind = rng.random()
-            if kind < 0.55:
+            if lawn and kind < 0.15:                            # a shrub clump on the grass strip or verge
+                width = min(lawn - 0.2, rng.uniform(1.0, 2.5))
+                _shrub(st, rng, x + 1.5, side * (curb + 0.1 + width / 2), kerb, rng.uniform(1.5, 5.0), width)
+            elif kind < 0.55:
                 _tree(st, rng, x, side * (curb + (lawn / 2 if lawn else rng.uniform(0.6, 1.0))), kerb)
                 if lawn and rng.random() < 0.8:                  # shrubs on the grass strip
                     r = rng.uniform(0.4, min(1.0, lawn / 2))

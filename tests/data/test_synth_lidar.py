@@ -8,7 +8,7 @@ from pcseg.data.kitti import find_scans, load_scan
 from pcseg.data.synth_lidar import RAW_IDS, cli, synth_lidar
 
 
-SEED = 9      # a seed whose two streets hold every class
+SEED = 0      # a seed whose two streets hold every class
 
 
 @pytest.fixture(scope="module")
