@@ -357,19 +357,23 @@ class _Room:
         self.footprints.append((x0, y0, x1, y1))
 
     def add_clutter_hung(self) -> None:
-        """Clutter that is not on the floor: signs, posters, extinguishers and boxes on the walls; lamps,
+        """Clutter that is not on the floor: signs, posters, boards, extinguishers and boxes on the walls; lamps,
         pipes and ducts hanging under the ceiling (S3DIS labels all of them clutter)."""
         rng = self.rng
         w, l, h = self.size
         if rng.random() < 0.55:
             wall = int(rng.integers(4))
-            width = rng.uniform(0.15, 0.8)
+            # half are flat on the wall (posters, notice boards, signs, panels over doors: S3DIS labels them
+            # clutter, and only their outline and colour set them apart from the wall), half stand off it
+            flush = rng.random() < 0.5
+            width = rng.uniform(0.3, 1.8) if flush else rng.uniform(0.15, 0.8)
             span = self.reserve_wall(wall, width, margin=0.2)
             if span is None:
                 return
-            z0 = rng.uniform(1.0, h - 0.6)
-            lo, hi = self.wall_rect(wall, span[0], span[1], z0, z0 + rng.uniform(0.15, 0.6), 0.0,
-                                    rng.uniform(0.01, 0.2))
+            tall = rng.uniform(0.2, 0.9) if flush else rng.uniform(0.15, 0.6)
+            z0 = rng.uniform(0.8 if flush else 1.0, max(h - 0.1 - tall, 1.0))
+            lo, hi = self.wall_rect(wall, span[0], span[1], z0, min(z0 + tall, h - 0.05), 0.0,
+                                    rng.uniform(0.003, 0.015) if flush else rng.uniform(0.01, 0.2))
             self.add("clutter", [_box(lo, hi)])
         else:
             if rng.random() < 0.5:   # a lamp or a box
