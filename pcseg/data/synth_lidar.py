@@ -324,8 +324,9 @@ def _hedge(street: Street, rng: np.random.Generator, x0: float, x1: float, y: fl
 
 def _shrub(street: Street, rng: np.random.Generator, x: float, y: float, z0: float, length: float,
            width: float) -> None:
-    """A clump of garden shrubs at the roadside, ``length`` along x and ``width`` across: two to four
-    overlapping blobs 0.9-2.4 m high that rise from the ground. Junction corners, grass strips and verges of
+    """A clump of garden shrubs at the roadside: two to four overlapping blobs 0.9-2.4 m high that rise from
+    the ground, their centres spread over ``length`` along x (each reaches 0.6-0.9 of the spacing to either
+    side, so the clump runs about a metre past that) and ``width`` across. Junction corners, grass strips and verges of
     the KITTI drives' residential streets carry such clumps right at the kerb, where a parked car would stand;
     a generator that puts only cars there teaches a model that anything compact and man-high at the kerb is
     a car."""

@@ -1,4 +1,5 @@
 import argparse
+import sys
 
 import numpy as np
 import pytest
@@ -180,3 +181,35 @@ def test_a_side_street_is_road_running_across_the_view():
     walk = (np.abs(np.abs(pts[:, 0]) - j.half - j.walk / 2) < j.walk / 2 - 0.3) & ground & \
         (y < -street.road_half - 8) & (y > -street.road_half - 20)
     assert (raw[walk] == 48).mean() > 0.5                # the side street's sidewalks, either side of it
+
+
+def test_shrub_clumps_stand_at_the_kerb_where_cars_park(monkeypatch):
+    """Streets put garden shrubs at the kerb too (junction corners, grass strips), not only parked cars."""
+    import pcseg.data.synth_lidar as sl
+
+    st = sl.Street()
+    sl._shrub(st, np.random.default_rng(0), 10.0, 5.0, 0.1, 4.0, 2.0)
+    v = np.concatenate([p.vertices for p in st.parts])
+    assert all(p.cls == "vegetation" and p.depth > 0 for p in st.parts) and 2 <= len(st.parts) <= 4
+    assert 8.0 - 1.5 < v[:, 0].min() and v[:, 0].max() < 12.0 + 1.5          # blob centres span 8-12 m
+    assert v[:, 2].min() < 0.3 and 0.9 * 0.75 < v[:, 2].max() < 2.4 * 1.3   # from the ground, man-high
+
+    calls = []
+    real = sl._shrub
+
+    def spy(street, rng, x, y, *args):
+        calls.append((sys._getframe(1).f_code.co_name, x, y))      # who placed it: a side street or the main
+        return real(street, rng, x, y, *args)
+
+    monkeypatch.setattr(sl, "_shrub", spy)
+    corner = strip = 0
+    for seq in range(20):
+        calls.clear()
+        street = sl.build_street(np.random.default_rng([0, seq]), -110.0, 110.0, (0.0, 5.0))
+        for caller, x, y in calls:
+            if caller == "_side_street":                    # on a corner plot, beyond both sidewalks
+                j = min(street.junctions, key=lambda j: abs(j.x - x))
+                corner += abs(x - j.x) > j.half + j.walk and abs(y) > street.road_half + 2.0
+            else:                                           # on the grass strip, right at the kerb
+                strip += abs(y) < street.road_half + 2.5 + 3.0
+    assert corner >= 3 and strip >= 10
