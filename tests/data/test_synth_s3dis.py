@@ -102,3 +102,29 @@ def test_cli(tmp_path, capsys):
     assert main(["synth", "s3dis", str(tmp_path / "file")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and "file" in err[1]
+
+
+def test_scanned_rooms_hang_clutter_flat_on_the_walls_and_off_them():
+    """Scanned rooms carry wall clutter of both kinds S3DIS labels clutter: flat things (posters, notice
+    boards; under 2 cm off the wall) and things that stand off it (boxes, extinguishers; up to 20 cm)."""
+    from pcseg.data.synth_s3dis import _Box, _Room
+
+    flat = standing = 0
+    for seed in range(30):
+        room = _Room(np.random.default_rng(seed), "office", scan=True)
+        w, l, h = room.size
+        for _ in range(6):
+            room.add_clutter_hung()
+        for inst in room.instances:
+            for part in inst.parts:
+                if inst.cls != "clutter" or not isinstance(part, _Box) or part.lo[2] < 0.5 or part.hi[2] > h - 0.01:
+                    continue
+                # distance of the face farthest from its wall: x or y against 0 or the room's size
+                gaps = [part.hi[0], w - part.lo[0], part.hi[1], l - part.lo[1]]
+                off = min(gaps)
+                if off < 0.02:
+                    flat += 1
+                    assert (part.hi - part.lo).max() >= 0.2        # a board or poster, not a speck
+                elif off <= 0.2:
+                    standing += 1
+    assert flat >= 10 and standing >= 10
