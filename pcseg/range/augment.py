@@ -31,6 +31,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from pcseg.data.transforms import first_per_voxel, tilt_matrix, z_rotation
 from pcseg.io.cloud import Cloud
 
 
@@ -141,8 +142,6 @@ class VoxelThin:
     def __call__(self, cloud: Cloud, rng: np.random.Generator) -> Cloud:
         if rng.random() >= self.p:
             return cloud
-        from pcseg.data.transforms import first_per_voxel
-
         return _subset(cloud, first_per_voxel(np.asarray(cloud.coord), rng.uniform(self.low, self.high)))
 
     def __repr__(self) -> str:
@@ -171,8 +170,6 @@ class Tilt:
         self.max_degrees = float(max_degrees)
 
     def __call__(self, cloud: Cloud, rng: np.random.Generator) -> Cloud:
-        from pcseg.data.transforms import tilt_matrix
-
         rot = tilt_matrix(rng, self.max_degrees)
         return _with(cloud, coord=(np.asarray(cloud.coord, dtype=np.float64) @ rot.T).astype(np.float32))
 
@@ -258,8 +255,6 @@ class PolarMix:
             fov_down: float = 0.0) -> Cloud:
         """``a`` with half its azimuth from ``b`` and ``b``'s objects pasted at other headings (both
         sensor-frame; the field of view is not used, the signature is LaserMix's)."""
-        from pcseg.data.transforms import z_rotation
-
         start = rng.uniform(-np.pi, np.pi)
 
         def half(cloud: Cloud) -> np.ndarray:
