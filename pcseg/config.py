@@ -76,6 +76,9 @@ class TrainConfig:
     log_every: int = 10
     loss: str = "ce"                  # ce | ce+lovasz
     class_weights: str = "none"       # none | inverse_sqrt (from training label frequencies)
+    # weight averaging (SWA/SWAD, pcseg.engine.averaging): from this epoch on (1-based) the weights after
+    # every step are averaged, and the run also writes averaged.pt; 0 = off
+    average_from: int = 0
 
 
 @dataclass
@@ -187,6 +190,7 @@ _RANGES: tuple[tuple[str, Any, str], ...] = (
     ("train.max_steps_per_epoch", lambda v: v is None or v >= 1, "at least 1 (or null for no cap)"),
     ("train.log_every", lambda v: v >= 1, "at least 1"),
     ("train.val_every", lambda v: v >= 0, "0 (never) or more"),
+    ("train.average_from", lambda v: v >= 0, "0 (off) or an epoch number"),
     ("optim.lr", lambda v: 0 < v < float("inf"), "a positive number"),
     ("optim.weight_decay", lambda v: 0 <= v < float("inf"), "0 or more"),
     ("optim.momentum", lambda v: 0 <= v < 1, "in [0, 1)"),

@@ -12,6 +12,7 @@ Area 5 for synthetic validation), prepares them, trains ``configs/bundled_indoor
 checkpoint into ``pcseg/pretrained/indoor.pt`` and writes the model's manifest entry (seed, wall time, the
 command). ``lidar``: synthesises 80 short drives of 5 scans (``pcseg synth lidar``), trains
 ``configs/bundled_lidar.yaml`` on sequences 00-75 (76-79 validation) and packs ``pcseg/pretrained/lidar.pt``.
+A config with ``train.average_from`` has its averaged weights (``averaged.pt``) packed, not ``last.pt``.
 Then ``python tools/bench_real.py --write`` adds their real-sample scores.
 
 Nothing here reads ../shared/realdata: the bundled models never see a real sample before they are scored.
@@ -88,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     cfg = load_config(REPO / recipe["config"], [f"data.root={root}", f"train.out={work / 'run'}",
                                                 f"train.seed={args.seed}"])
     train(cfg)
-    ckpt = work / "run" / "last.pt"
+    # with train.average_from the averaged weights are the model (pcseg.engine.averaging), else the last epoch's
+    ckpt = work / "run" / ("averaged.pt" if cfg.train.average_from else "last.pt")
     packed = pack_checkpoint(ckpt, args.name, args.pack_dir)
     minutes = (time.perf_counter() - t0) / 60
     syn = packed_validation(packed)

@@ -4,9 +4,12 @@ Run folder (``train.out``):
     config.yaml          the resolved config
     last.pt              written after every epoch (and on Ctrl-C, mid-epoch), resumable with resume=last.pt
     best.pt              the checkpoint with the best validation mIoU so far
+    averaged.pt          with ``train.average_from``: the mean of the weights of every step from that epoch
+                         on, batch-norm statistics recomputed, validated (pcseg.engine.averaging); written
+                         at the end of the run, with no optimiser state (for eval, segment and packing)
     metrics.jsonl        one JSON object per epoch: epoch, step, loss, lr, points_per_s, seconds,
                          val_miou, val_oa, val_macc, val_fwiou, val_iou {class: IoU}, val_points
-    val_epoch_XXX.txt    the per-class table of each validation
+    val_epoch_XXX.txt    the per-class table of each validation (val_averaged.txt: averaged.pt's)
     curves.png, confusion.png   learning curves and the latest validation confusion matrix (pcseg.vis)
     tb/                  TensorBoard scalars, only when the tensorboard package is installed
 
@@ -138,6 +141,7 @@ def train(cfg: Config, show_progress: bool = True) -> TrainResult:
     from tqdm import tqdm
 
     from pcseg.engine import distributed as dist_util
+    from pcseg.engine.averaging import WeightAverage
     from pcseg.engine.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
     from pcseg.engine.data import build_datasets, class_set, family, model_args
     from pcseg.engine.evaluate import score_clouds
@@ -151,6 +155,9 @@ def train(cfg: Config, show_progress: bool = True) -> TrainResult:
     fam = family(cfg)
     classes = class_set(cfg)
     out = check_output_dir(cfg.train.out)    # an unusable run folder is refused before any data is read
+    if cfg.train.average_from > cfg.train.epochs:
+        raise PcsegError("train.average_from", f"must be at most train.epochs ({cfg.train.epochs}), "
+                                               f"got {cfg.train.average_from}")
     if device.type == "cpu":
         torch.use_deterministic_algorithms(True, warn_only=True)
     torch.backends.cudnn.benchmark = False
@@ -190,6 +197,7 @@ def train(cfg: Config, show_progress: bool = True) -> TrainResult:
         raise PcsegError("train.class_weights", "the training dataset does not report class counts")
     loss_fn = build_loss(cfg.train.loss, None if weights is None else torch.from_numpy(weights))
     loader_gen = torch.Generator()
+    averager = WeightAverage() if cfg.train.average_from else None
 
     start_epoch, step, history = 0, 0, []
     best_miou: float | None = None
@@ -213,6 +221,8 @@ def train(cfg: Config, show_progress: bool = True) -> TrainResult:
             raise PcsegError(where, "a mid-epoch checkpoint must be resumed with the same number of processes")
         if "rng" in ckpt:
             set_rng_state(ckpt["rng"], loader_gen)
+        if averager is not None and "average" in ckpt:
+            averager.load_state_dict(ckpt["average"], device)
         if info.is_main:
             print(f"pcseg: resuming {where} at epoch {start_epoch}"
                   + (f" + {partial['batches']} batches" if partial else "") + f", step {step}")
@@ -236,7 +246,14 @@ def train(cfg: Config, show_progress: bool = True) -> TrainResult:
         }
         if use_amp:
             st["scaler"] = scaler.state_dict()
+        if averager is not None and averager.count:
+            st["average"] = averager.state_dict()
         return st
+
+    def forward(m: torch.nn.Module, batch: dict) -> torch.Tensor:
+        if fam == "3d":
+            return m(batch["features"].to(device, non_blocking=True), batch["coord"].to(device, non_blocking=True))
+        return m(batch["image"].to(device, non_blocking=True))
 
     result = TrainResult(out=out, epochs=start_epoch, step=step, best_miou=best_miou, best_epoch=best_epoch,
                          history=history)
@@ -285,11 +302,7 @@ def train(cfg: Config, show_progress: bool = True) -> TrainResult:
                 batch = next(it)
                 label = batch["label"].to(device, non_blocking=True)
                 with torch.autocast(device.type, enabled=use_amp):
-                    if fam == "3d":
-                        logits = model(batch["features"].to(device, non_blocking=True),
-                                       batch["coord"].to(device, non_blocking=True))
-                    else:
-                        logits = model(batch["image"].to(device, non_blocking=True))
+                    logits = forward(model, batch)
                     loss = loss_fn(logits.float(), label)
                 optimizer.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
@@ -297,6 +310,8 @@ def train(cfg: Config, show_progress: bool = True) -> TrainResult:
                 scaler.update()
                 scheduler.step()
                 step += 1
+                if averager is not None and epoch + 1 >= cfg.train.average_from:
+                    averager.update(net)
                 done += 1
                 loss_sum += float(loss.detach())
                 loss_count += 1
@@ -379,6 +394,9 @@ def train(cfg: Config, show_progress: bool = True) -> TrainResult:
         if writer is not None:
             writer.close()
     dist_util.barrier()
+    if averager is not None and averager.count and not result.interrupted and result.epochs == cfg.train.epochs:
+        _write_averaged(cfg, net, averager, dataset, per_rank_batch, val, device, info, state, forward, out,
+                        show_progress)
     result.step, result.best_miou, result.best_epoch, result.history = step, best_miou, best_epoch, history
     result.train_seconds, result.points_seen = train_seconds, points_seen
     if info.is_main and show_progress and not result.interrupted:
@@ -386,6 +404,58 @@ def train(cfg: Config, show_progress: bool = True) -> TrainResult:
         print(f"pcseg: trained {result.epochs} epochs in {time.time() - t_start:.0f} s{best}; run folder {out}",
               file=sys.stderr)
     return result
+
+
+# batches of training data whose statistics the averaged weights' batch-norm layers get (SWA's update_bn
+# passes the whole training set; a fixed sample of this many batches is enough for a stable mean)
+AVERAGE_BN_BATCHES = 32
+
+
+def _write_averaged(cfg: Config, net: torch.nn.Module, averager: Any, dataset: Any, batch_size: int, val: list,
+                    device: torch.device, info: Any, state: Any, forward: Any, out: Path,
+                    show_progress: bool) -> None:
+    """The end of a run with ``train.average_from``: the averaged weights, their batch-norm statistics from
+    AVERAGE_BN_BATCHES training batches (the same on every rank, so all ranks hold the same model), a
+    validation, and ``averaged.pt`` (rank 0)."""
+    from torch.utils.data import DataLoader
+
+    from pcseg.engine.averaging import recompute_batchnorm
+    from pcseg.engine.checkpoint import save_checkpoint
+    from pcseg.engine.evaluate import score_clouds
+
+    avg = averager.averaged_copy(net)
+    gen = torch.Generator()
+    gen.manual_seed(seed_for(cfg.train.seed, 0xB4))
+    n = min(len(dataset), AVERAGE_BN_BATCHES * batch_size) // batch_size * batch_size
+    indices = torch.randperm(len(dataset), generator=gen)[:n].tolist()
+    loader = DataLoader(dataset, batch_size=batch_size, sampler=indices, drop_last=True,
+                        num_workers=cfg.data.num_workers, worker_init_fn=_worker_init, generator=gen)
+    recompute_batchnorm(avg, loader, forward)
+    avg.eval()
+    st = state(cfg.train.epochs, None)
+    for key in ("optimizer", "scheduler", "scaler", "rng", "partial", "average"):
+        st.pop(key, None)          # the averaged weights are for eval, segment and packing, not for resuming
+    st["state_dict"] = avg.state_dict()
+    first = cfg.train.average_from
+    # the last epoch's record, less its validation (that was of the last weights, not these)
+    last = st["history"][-1] if st["history"] else {"epoch": cfg.train.epochs}
+    record = {k: v for k, v in last.items() if not k.startswith("val_")}
+    record["averaged_from"] = first
+    line = f"averaged weights (epochs {first}-{cfg.train.epochs}, {averager.count} steps)"
+    if cfg.train.val_every > 0 and val:
+        cm = score_clouds(avg, val[info.rank::info.world_size], cfg, device)
+        cm.all_reduce()
+        record.update({"val_miou": cm.miou, "val_oa": cm.oa, "val_macc": cm.macc, "val_fwiou": cm.fwiou,
+                       "val_iou": cm.to_dict()["iou"], "val_points": cm.num_points})
+        line += f": val mIoU {100 * cm.miou:.1f}  OA {100 * cm.oa:.1f}  mAcc {100 * cm.macc:.1f}"
+        if info.is_main:
+            atomic_write_text(out / "val_averaged.txt", cm.table() + "\n")
+    # averaged.pt's history ends with its own validation, so pcseg.pretrained.packed_validation reports it
+    st["history"] = json_safe(st["history"][:-1] + [record])
+    if info.is_main:
+        save_checkpoint(out / "averaged.pt", st)
+        if show_progress:
+            print(line, file=sys.stderr)
 
 
 def cli(args: argparse.Namespace) -> int:
