@@ -123,6 +123,12 @@ def _lr_factor(cfg: Config):
     return factor
 
 
+def _val_fields(cm: Any) -> dict[str, Any]:
+    """A validation's entries in an epoch's metrics record (metrics.jsonl, a checkpoint's history)."""
+    return {"val_miou": cm.miou, "val_oa": cm.oa, "val_macc": cm.macc, "val_fwiou": cm.fwiou,
+            "val_iou": cm.to_dict()["iou"], "val_points": cm.num_points}
+
+
 def _write_metrics(path: Path, history: list[dict]) -> None:
     atomic_write_text(path, "".join(json.dumps(rec) + "\n" for rec in history))
 
@@ -356,10 +362,7 @@ def train(cfg: Config, show_progress: bool = True) -> TrainResult:
                 tv = time.perf_counter()
                 cm = score_clouds(net, val[info.rank::info.world_size], cfg, device)
                 cm.all_reduce()
-                d = cm.to_dict()
-                record.update({"val_miou": cm.miou, "val_oa": cm.oa, "val_macc": cm.macc, "val_fwiou": cm.fwiou,
-                               "val_iou": d["iou"], "val_points": cm.num_points,
-                               "val_seconds": time.perf_counter() - tv})
+                record.update(_val_fields(cm), val_seconds=time.perf_counter() - tv)
                 if best_miou is None or cm.miou > best_miou:
                     best_miou, best_epoch = float(cm.miou), epoch + 1
             record = json_safe(record)
@@ -445,8 +448,7 @@ def _write_averaged(cfg: Config, net: torch.nn.Module, averager: Any, dataset: A
     if cfg.train.val_every > 0 and val:
         cm = score_clouds(avg, val[info.rank::info.world_size], cfg, device)
         cm.all_reduce()
-        record.update({"val_miou": cm.miou, "val_oa": cm.oa, "val_macc": cm.macc, "val_fwiou": cm.fwiou,
-                       "val_iou": cm.to_dict()["iou"], "val_points": cm.num_points})
+        record.update(_val_fields(cm))
         line += f": val mIoU {100 * cm.miou:.1f}  OA {100 * cm.oa:.1f}  mAcc {100 * cm.macc:.1f}"
         if info.is_main:
             atomic_write_text(out / "val_averaged.txt", cm.table() + "\n")
