@@ -2,6 +2,7 @@
 
     python tools/bench_real.py [--models indoor lidar] [--realdata ../shared/realdata] [--write] [--json F]
     python tools/bench_real.py --checkpoint lidar=runs/seed1/lidar.pt      # a trial in a bundled model's place
+    python tools/bench_real.py --tta                                       # as `pcseg segment --tta` labels
 
 For each bundled model (pcseg/pretrained) and each real sample below whose class set matches, the model
 labels EVERY point of the sample through the same path as ``pcseg segment`` (pcseg.engine.predict
@@ -90,9 +91,10 @@ def default_realdata() -> Path:
     return Path(os.environ.get("PCSEG_REALDATA", REPO.parent / "shared" / "realdata"))
 
 
-def score(loaded: tuple, sample: Sample, realdata: Path) -> dict:
+def score(loaded: tuple, sample: Sample, realdata: Path, tta: bool = False) -> dict:
     """Label every point of one real sample with one model (``loaded``: what
-    pcseg.engine.predict.load_for_inference returns); the scores as a dict."""
+    pcseg.engine.predict.load_for_inference returns; ``tta``: with test-time augmentation); the scores as a
+    dict."""
     import torch
 
     from pcseg.engine.inference import predict_cloud
@@ -102,7 +104,7 @@ def score(loaded: tuple, sample: Sample, realdata: Path) -> dict:
     cloud = sample.load(realdata / sample.path)
     t0 = time.perf_counter()
     with torch.inference_mode():
-        pred = predict_cloud(model, cloud, cfg, device).argmax(dim=1).numpy()
+        pred = predict_cloud(model, cloud, cfg, device, tta=tta).argmax(dim=1).numpy()
     seconds = time.perf_counter() - t0
     cm = ConfusionMatrix(classes.num_classes, class_names=list(classes.names))
     cm.update(pred.astype(np.int64), np.asarray(cloud.label, dtype=np.int64))
@@ -123,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", type=Path, default=None, help="also write all scores to this JSON file")
     p.add_argument("--checkpoint", nargs="+", default=[], metavar="NAME=PATH",
                    help="score PATH in bundled model NAME's place (a seed repeat, a trial); not with --write")
+    p.add_argument("--tta", action="store_true", help="label with test-time augmentation (pcseg segment --tta); "
+                                                     "not with --write")
     args = p.parse_args(argv)
     trials = {}
     for item in args.checkpoint:
@@ -131,8 +135,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"bench_real: --checkpoint {item}: want NAME=PATH of an existing checkpoint", file=sys.stderr)
             return 2
         trials[name] = Path(path)
-    if trials and args.write:
-        print("bench_real: --write stores the bundled models' scores; not with --checkpoint", file=sys.stderr)
+    if (trials or args.tta) and args.write:
+        print("bench_real: --write stores the bundled models' scores; not with --checkpoint or --tta",
+              file=sys.stderr)
         return 2
     realdata = args.realdata or default_realdata()
     if not realdata.is_dir():
@@ -164,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         for sample in SAMPLES:
             if sample.classes != entry.get("classes") or not (realdata / sample.path).exists():
                 continue
-            real[sample.name] = s = score(loaded, sample, realdata)
+            real[sample.name] = s = score(loaded, sample, realdata, args.tta)
             per_class = "  ".join(f"{c} {100 * v:.1f}" for c, v in s["iou"].items())
             rows.append(f"| {name} | {sample.name} | {s['points']:,} | {100 * s['miou']:.1f} | "
                         f"{100 * s['oa']:.1f} | {per_class} | "

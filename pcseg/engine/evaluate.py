@@ -46,8 +46,9 @@ from pcseg.io.ply import write_colored_ply  # noqa: F401 - re-exported
 def score_clouds(model: torch.nn.Module, clouds: list[tuple[str, Callable[[], Cloud]]], cfg: Config,
                  device: torch.device | str,
                  on_cloud: Callable[[str, Cloud, np.ndarray, Any], None] | None = None,
-                 progress: bool = False):
-    """Predict every point of every cloud and count the confusion matrix over all of them.
+                 progress: bool = False, tta: bool = False):
+    """Predict every point of every cloud and count the confusion matrix over all of them (``tta``: test-time
+    augmentation, pcseg.engine.inference.predict_cloud).
 
     ``on_cloud(name, cloud, pred, room_confusion)`` is called after each cloud (predictions are (N,) int64).
     """
@@ -64,7 +65,7 @@ def score_clouds(model: torch.nn.Module, clouds: list[tuple[str, Callable[[], Cl
         cloud = load()
         if cloud.label is None:
             raise PcsegError(name, "has no labels to score")
-        scores = predict_cloud(model, cloud, cfg, device)
+        scores = predict_cloud(model, cloud, cfg, device, tta=tta)
         if scores.shape[0] != len(cloud):
             raise RuntimeError(f"{name}: {scores.shape[0]} scores for {len(cloud)} points")
         pred = scores.argmax(dim=1).numpy().astype(np.int64)
@@ -121,9 +122,10 @@ def _run_config(cli_cfg: Config, ckpt: dict, path: Path) -> Config:
 
 def evaluate(cfg: Config, checkpoints: list[str | Path], out: str | Path | None = None,
              write_predictions: bool = True, show_progress: bool = True,
-             without: tuple[str, ...] | list[str] = ()) -> dict[str, Any]:
+             without: tuple[str, ...] | list[str] = (), tta: bool = False) -> dict[str, Any]:
     """Score checkpoint(s) on whole held-out rooms; returns the metrics dict that is written to metrics.json.
-    ``without``: input channels (WITHOUT) every cloud is scored without."""
+    ``without``: input channels (WITHOUT) every cloud is scored without; ``tta``: with test-time augmentation
+    (pcseg.engine.inference.predict_cloud)."""
     from pcseg.engine.checkpoint import build_model_from_checkpoint, load_checkpoint
     from pcseg.engine.data import class_set, family, val_clouds
     from pcseg.engine.distributed import resolve_device
@@ -169,12 +171,12 @@ def evaluate(cfg: Config, checkpoints: list[str | Path], out: str | Path | None 
             if write_predictions:
                 write_prediction(out_dir / "predictions", name, cloud, pred, classes)
 
-        total.merge(score_clouds(model, clouds, run_cfg, device, on_cloud, progress=show_progress))
+        total.merge(score_clouds(model, clouds, run_cfg, device, on_cloud, progress=show_progress, tta=tta))
     from pcseg.engine.reporting import json_safe
 
     metrics = total.to_dict()
     metrics.update(json_safe({"rooms": rooms, "checkpoints": [str(p) for p in paths], "test_areas": areas,
-                           "without": list(without), "seconds": time.time() - t0}))
+                           "without": list(without), "tta": bool(tta), "seconds": time.time() - t0}))
     output_dir(out_dir)
     from pcseg.utils import atomic_write_text
 
@@ -186,7 +188,7 @@ def evaluate(cfg: Config, checkpoints: list[str | Path], out: str | Path | None 
     call_vis("plots", "save_confusion_matrix", total.matrix, list(classes.names), out_dir / "confusion.png")
     if show_progress:
         what = (f"Area {', '.join(map(str, areas))}" if areas else "validation scans")
-        bare = f", without {' and '.join(without)}" if without else ""
+        bare = (f", without {' and '.join(without)}" if without else "") + (", with TTA" if tta else "")
         print(f"{cfg.model.name} on {what}{bare}: {len(rooms)} rooms/scans, {total.num_points} points")
         print(table)
         print(f"wrote {out_dir / 'metrics.json'}" + (f" and {out_dir / 'predictions'}/" if write_predictions else ""))
@@ -200,7 +202,7 @@ def cli(args: argparse.Namespace) -> int:
     if not checkpoints:
         raise PcsegError("--checkpoint", "no checkpoint given")
     cfg = load_config(args.config, overrides)
-    evaluate(cfg, checkpoints, args.out, without=args.without or ())
+    evaluate(cfg, checkpoints, args.out, without=args.without or (), tta=args.tta)
     return 0
 
 

@@ -42,13 +42,20 @@ def prepare_inputs(cloud: Cloud, features: list[str] | tuple[str, ...], where: s
     return cloud
 
 
+# test-time augmentation of the 3D models: every chunk is also seen turned about z by these angles (training
+# turns blocks by any angle, pcseg.data.transforms.RandomRotateZ), and its softmax is the mean of the turns
+TTA_TURNS_DEG = (0, 90, 180, 270)
+
+
 @torch.inference_mode()
 def predict_cloud(model: torch.nn.Module, cloud: Cloud, cfg: Config, device: torch.device | str,
-                  batch_size: int | None = None) -> torch.Tensor:
+                  batch_size: int | None = None, tta: bool = False) -> torch.Tensor:
     """Per-point class scores of a whole cloud.
 
     The model is put in eval mode. ``batch_size`` (blocks per forward pass) defaults to
-    ``cfg.train.batch_size``.
+    ``cfg.train.batch_size``. ``tta``: test-time augmentation, the mean of the scores of transformed copies
+    (3D models: each chunk turned about z by ``TTA_TURNS_DEG``; range models: each view also mirrored), at
+    four or two times the network cost.
 
     Shapes: cloud of N points -> (N, K) float32 CPU tensor (3D: averaged softmax probabilities).
     """
@@ -62,12 +69,12 @@ def predict_cloud(model: torch.nn.Module, cloud: Cloud, cfg: Config, device: tor
         except ImportError:
             raise PcsegError("model.name", f"{cfg.model.name!r} is a range-image model, and the range-image "
                                            "branch (pcseg.range.inference) is not available") from None
-        return predict_scan(model, cloud, cfg, device).float().cpu()
-    return _predict_blocks(model, cloud, cfg, device, batch_size or cfg.train.batch_size)
+        return predict_scan(model, cloud, cfg, device, tta=tta).float().cpu()
+    return _predict_blocks(model, cloud, cfg, device, batch_size or cfg.train.batch_size, tta)
 
 
 def _predict_blocks(model: torch.nn.Module, cloud: Cloud, cfg: Config, device: torch.device,
-                    batch_size: int) -> torch.Tensor:
+                    batch_size: int, tta: bool = False) -> torch.Tensor:
     from pcseg.data.blocks import iter_eval_blocks
 
     n = len(cloud)
@@ -77,7 +84,7 @@ def _predict_blocks(model: torch.nn.Module, cloud: Cloud, cfg: Config, device: t
     blocks = iter_eval_blocks(cloud, block_size=cfg.data.block_size, stride=cfg.data.eval_stride,
                               num_points=cfg.data.num_points, features=tuple(cfg.data.features))
     scores, counts = accumulate_scores(model, blocks, n, cfg, device, batch_size,
-                                       str(cloud.meta.get("source", "input")))
+                                       str(cloud.meta.get("source", "input")), tta)
     covered = counts > 0
     scores /= counts.clamp(min=1).unsqueeze(1).to(torch.float32)         # in place: no (N, K) copy
     if not bool(covered.all()):
@@ -85,10 +92,39 @@ def _predict_blocks(model: torch.nn.Module, cloud: Cloud, cfg: Config, device: t
     return scores
 
 
+def _turned(feats: torch.Tensor, coord: torch.Tensor, features: Iterable[str], degrees: int
+            ) -> tuple[torch.Tensor, torch.Tensor]:
+    """A batch of chunks turned about z by a multiple of 90 degrees, as RandomRotateZ turns a training block:
+    the block-local coordinates and the channels made from them (``xyz``, ``normal``), not ``xyz_norm``.
+
+    Shapes: feats (B, C, M), coord (B, M, 3) -> the same
+    """
+    from pcseg.data.blocks import FEATURE_CHANNELS
+
+    quarter = (degrees // 90) % 4
+    if quarter == 0:
+        return feats, coord
+
+    def turn(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return ((x, y), (-y, x), (-x, -y), (y, -x))[quarter]
+
+    x, y = turn(coord[..., 0], coord[..., 1])          # new tensors from the old values: no aliasing
+    coord = torch.stack([x, y, coord[..., 2]], dim=-1)
+    channels = list(feats.unbind(1))
+    offset = 0
+    for f in features:
+        if f in ("xyz", "normal"):
+            channels[offset], channels[offset + 1] = turn(channels[offset], channels[offset + 1])
+        offset += FEATURE_CHANNELS[f]
+    return torch.stack(channels, dim=1), coord
+
+
 def accumulate_scores(model: torch.nn.Module, blocks: Iterable[dict[str, np.ndarray]], n: int, cfg: Config,
-                      device: torch.device, batch_size: int, where: str) -> tuple[torch.Tensor, torch.Tensor]:
+                      device: torch.device, batch_size: int, where: str, tta: bool = False
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
     """Run the evaluation chunks ``blocks`` (pcseg.data.blocks.iter_eval_blocks) through the model in
-    batches and sum each point's softmax probabilities.
+    batches and sum each point's softmax probabilities (with ``tta`` a chunk's probabilities are the mean
+    over its turns, ``TTA_TURNS_DEG``).
 
     Shapes: -> scores (n, K) float32 sums, counts (n,) int32 (chunks that held the point, padding excluded).
     """
@@ -101,10 +137,18 @@ def accumulate_scores(model: torch.nn.Module, blocks: Iterable[dict[str, np.ndar
         for batch in batch_eval_blocks(blocks, batch_size):
             feats = torch.from_numpy(batch["features"]).to(device, non_blocking=True)
             coord = torch.from_numpy(batch["coord"]).to(device, non_blocking=True)
-            with torch.autocast(device.type, enabled=use_amp):
-                logits = model(feats, coord)                              # (B, K, M)
-            k = logits.shape[1]
-            prob = torch.softmax(logits.float(), dim=1).permute(0, 2, 1).reshape(-1, k).cpu()
+            prob = None
+            for degrees in TTA_TURNS_DEG if tta else (0,):
+                f, c = _turned(feats, coord, cfg.data.features, degrees)
+                with torch.autocast(device.type, enabled=use_amp):
+                    logits = model(f, c)                                  # (B, K, M)
+                p = torch.softmax(logits.float(), dim=1)
+                prob = p if prob is None else prob.add_(p)
+            assert prob is not None
+            if tta:
+                prob.div_(len(TTA_TURNS_DEG))
+            k = prob.shape[1]
+            prob = prob.permute(0, 2, 1).reshape(-1, k).cpu()
             real = torch.from_numpy(~batch["pad"].reshape(-1))            # padding repeats are not counted
             index = torch.from_numpy(batch["index"].reshape(-1))[real]
             if scores is None:

@@ -124,12 +124,14 @@ def write_stream_outputs(out: Path, stem: str, stream: CloudStream, pred: np.nda
 
 
 def _segment_stream(model: torch.nn.Module, stream: CloudStream, cfg: Config, device: torch.device, out: Path,
-                    stem: str, classes: ClassSet, tile_points: int, show_progress: bool) -> tuple[int, str]:
+                    stem: str, classes: ClassSet, tile_points: int, show_progress: bool,
+                    tta: bool = False) -> tuple[int, str]:
     """Label a cloud read in chunks; returns (points, note on its own labels)."""
     from pcseg.engine.tiled import predict_stream
     from pcseg.metrics import ConfusionMatrix
 
-    pred = predict_stream(model, stream, cfg, device, tile_points=tile_points, show_progress=show_progress)
+    pred = predict_stream(model, stream, cfg, device, tile_points=tile_points, show_progress=show_progress,
+                          tta=tta)
     cm = ConfusionMatrix(classes.num_classes, class_names=list(classes.names)) if stream.has_label else None
     if not write_stream_outputs(out, stem, stream, pred, classes, cm):
         return stream.n, f", its own labels are not {classes.name} classes: not scored"
@@ -200,11 +202,12 @@ def check_scan_inputs(cloud: Cloud, cfg: Config, where: str, sensor_origin: Sequ
 def segment(inputs: list[str | Path], checkpoint: str | Path, out: str | Path, show_progress: bool = True,
             tile_points: int = 2_000_000, batch_size: int | None = None,
             sensor_origin: Sequence[float] | None = None, onnx: str | Path | None = None,
-            point_dims: int | None = None) -> int:
+            point_dims: int | None = None, tta: bool = False) -> int:
     """Label every input; returns the number of inputs that failed. 3D-model inputs in ``.npy`` / ``.bin`` /
     binary ``.ply`` with more than ``tile_points`` points are read in chunks and scored tile by tile (module
     docstring). ``batch_size`` (blocks per forward pass of a 3D model) defaults to the checkpoint's train.batch_size;
-    a smaller one needs less memory and gives the same labels."""
+    a smaller one needs less memory and gives the same labels. ``tta``: test-time augmentation
+    (pcseg.engine.inference.predict_cloud)."""
     from tqdm import tqdm
 
     from pcseg.engine.data import family
@@ -233,7 +236,7 @@ def segment(inputs: list[str | Path], checkpoint: str | Path, out: str | Path, s
                 stream = open_stream(path, min_rows=tile_points + 1, point_dims=point_dims)
             if stream is not None:
                 points, note = _segment_stream(model, stream, cfg, device, out, stem, classes, tile_points,
-                                               show_progress)
+                                               show_progress, tta)
                 bar.write(f"{path}: {points:,} points in tiles -> {out / stem}.*{note}", file=sys.stderr)
                 continue
             cloud = read_input(path, point_dims)
@@ -241,7 +244,7 @@ def segment(inputs: list[str | Path], checkpoint: str | Path, out: str | Path, s
                 raise PcsegError(path, "no points")
             if family(cfg) == "2d":
                 cloud = check_scan_inputs(cloud, cfg, str(path), sensor_origin)
-            pred = predict_cloud(model, cloud, cfg, device).argmax(dim=1).numpy().astype(np.int64)
+            pred = predict_cloud(model, cloud, cfg, device, tta=tta).argmax(dim=1).numpy().astype(np.int64)
             write_outputs(out, stem, cloud, pred, classes)
             note = ""
             if cloud.label is not None and np.asarray(cloud.label).max() >= classes.num_classes:
@@ -274,7 +277,7 @@ def cli(args: argparse.Namespace) -> int:
         raise PcsegError("--runtime", "--runtime onnx and --onnx FILE go together")
     failed = segment(args.inputs, checkpoint, args.out, tile_points=args.tile_points,
                      batch_size=args.batch_size, sensor_origin=args.sensor_origin, onnx=args.onnx,
-                     point_dims=args.point_dims)
+                     point_dims=args.point_dims, tta=args.tta)
     if failed:
         print(f"pcseg: {failed} of {len(args.inputs)} inputs failed", file=sys.stderr)
         return 2

@@ -123,9 +123,10 @@ def _gather(stream: CloudStream, grid: Grid, window: tuple[int, int, int, int], 
 
 @torch.inference_mode()
 def iter_tile_scores(model: torch.nn.Module, stream: CloudStream, cfg: Config, device: torch.device | str,
-                     batch_size: int | None = None, tile_points: int = TILE_POINTS, show_progress: bool = False
-                     ) -> Iterator[tuple[np.ndarray, torch.Tensor]]:
-    """Averaged class probabilities of every point of ``stream``, one tile core at a time.
+                     batch_size: int | None = None, tile_points: int = TILE_POINTS, show_progress: bool = False,
+                     tta: bool = False) -> Iterator[tuple[np.ndarray, torch.Tensor]]:
+    """Averaged class probabilities of every point of ``stream``, one tile core at a time (``tta``: each chunk
+    also turned, as pcseg.engine.inference.predict_cloud does).
 
     Yields (indices (M,) int64 into the stream's points, scores (M, K) float32); the cores partition the
     cloud. A 3D (block) model only.
@@ -152,7 +153,7 @@ def iter_tile_scores(model: torch.nn.Module, stream: CloudStream, cfg: Config, d
         blocks = iter_eval_blocks(cloud, block_size=cfg.data.block_size, stride=cfg.data.eval_stride,
                                   num_points=cfg.data.num_points, features=tuple(cfg.data.features),
                                   grid=grid, columns=columns)
-        scores, counts = accumulate_scores(model, blocks, len(cloud), cfg, device, batch_size, where)
+        scores, counts = accumulate_scores(model, blocks, len(cloud), cfg, device, batch_size, where, tta)
         core = (cx >= x0) & (cx < x1) & (cy >= y0) & (cy < y1)
         covered = counts.numpy() > 0
         scores /= counts.clamp(min=1).unsqueeze(1).to(torch.float32)
@@ -163,11 +164,12 @@ def iter_tile_scores(model: torch.nn.Module, stream: CloudStream, cfg: Config, d
 
 
 def predict_stream(model: torch.nn.Module, stream: CloudStream, cfg: Config, device: torch.device | str,
-                   batch_size: int | None = None, tile_points: int = TILE_POINTS, show_progress: bool = False
-                   ) -> np.ndarray:
+                   batch_size: int | None = None, tile_points: int = TILE_POINTS, show_progress: bool = False,
+                   tta: bool = False) -> np.ndarray:
     """The predicted class of every point of ``stream``. Shapes: -> (stream.n,) int16."""
     labels = np.full(stream.n, -1, dtype=np.int16)
-    for index, scores in iter_tile_scores(model, stream, cfg, device, batch_size, tile_points, show_progress):
+    for index, scores in iter_tile_scores(model, stream, cfg, device, batch_size, tile_points, show_progress,
+                                          tta):
         labels[index] = scores.argmax(dim=1).numpy()
     if (labels < 0).any():
         raise PcsegError(stream.path, f"{int((labels < 0).sum())} points were in no tile")

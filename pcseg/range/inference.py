@@ -11,9 +11,9 @@ ConfusionMatrix scores every point (never pixels):
    probabilities of its pixel. Per view the kNN scores are ``(votes + 0.01 [c = own]) / (k + 0.01)``: the
    votes decide and a tie goes to the class of the point's own pixel (the reference breaks ties towards the
    lower class index).
-3. One view (LiDAR): these are the scores. Several views (rooms): a point's scores are the mean over the
-   views that SEE it - its range is within ``range.visible_tolerance`` of its pixel's range, i.e. it is on
-   the visible surface there, not behind it. A point no view sees (hidden behind furniture from every
+3. One view (LiDAR): these are the scores (with ``tta``, the mean of the view's and its mirror image's).
+   Several views (rooms): a point's scores are the mean over the views that SEE it - its range is within
+   ``range.visible_tolerance`` of its pixel's range, i.e. it is on the visible surface there, not behind it. A point no view sees (hidden behind furniture from every
    scanner) takes the scores of its nearest seen point (scipy cKDTree).
 
 Memory: points are back-projected in chunks of ``CHUNK``; beside the cloud the function keeps an (N, K)
@@ -91,8 +91,11 @@ def visible(proj, tolerance: float, sl: slice = slice(None)) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def predict_scan(model: torch.nn.Module, cloud: Cloud, cfg: Config, device: torch.device | str) -> torch.Tensor:
+def predict_scan(model: torch.nn.Module, cloud: Cloud, cfg: Config, device: torch.device | str,
+                 tta: bool = False) -> torch.Tensor:
     """Class scores for every point of ``cloud`` (see the module docstring). The model is put in eval mode.
+    ``tta``: each view is also seen mirrored (y -> -y, as training mirrors scans), and a point's scores are
+    the mean of the two.
 
     Shapes: cloud of N points -> (N, K) float32 CPU tensor
     """
@@ -112,11 +115,12 @@ def predict_scan(model: torch.nn.Module, cloud: Cloud, cfg: Config, device: torc
     # frame's origin), or the room's virtual viewpoints
     origins = ([cloud.meta.get("sensor_origin")] if spec.viewpoints == 0
                else list(room_viewpoints(cloud.coord, spec.viewpoints, spec.viewpoint_height)))
+    mirrors = (False, True) if tta else (False,)
     total: torch.Tensor | None = None
     seen_count = torch.zeros(n, dtype=torch.int32)
-    for origin in origins:
+    for origin, mirror in ((o, m) for o in origins for m in mirrors):
         with single_thread():
-            xyz = view_coords(cloud.coord, origin)
+            xyz = view_coords(cloud.coord, origin, mirror=mirror)
             proj, values = view_values(cloud, xyz, spec)
             image = make_image(proj, values, spec.mean, spec.std)
             del values, xyz
@@ -129,14 +133,14 @@ def predict_scan(model: torch.nn.Module, cloud: Cloud, cfg: Config, device: torc
                 sl = slice(start, min(n, start + CHUNK))
                 scores = view_scores(probs, proj, sl, knn, pred).cpu()
                 if len(origins) == 1:
-                    total[sl] = scores
+                    total[sl] += scores
                     continue
                 seen = visible(proj, spec.visible_tolerance, sl)
                 total[sl][seen] += scores[seen]
                 seen_count[sl] += seen.to(torch.int32)
     assert total is not None
     if len(origins) == 1:
-        return total
+        return total if len(mirrors) == 1 else total.div_(len(mirrors))
     seen = seen_count > 0
     if not bool(seen.any()):
         raise PcsegError(cloud.meta.get("source", "input"), "no point is visible from any viewpoint")

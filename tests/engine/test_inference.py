@@ -72,3 +72,54 @@ def test_empty_cloud_is_a_clear_error():
 
     with pytest.raises(PcsegError, match="no points"):
         predict_cloud(RuleModel(), Cloud(np.zeros((0, 3))), _cfg(), "cpu")
+
+
+class LocalXModel(torch.nn.Module):
+    """Class 1 where the block-local x exceeds 0, read from the xyz channel or from ``coord``."""
+
+    def __init__(self, from_coord: bool):
+        super().__init__()
+        self.from_coord = from_coord
+
+    def forward(self, features, coord):
+        x = coord[..., 0] if self.from_coord else features[:, 0]
+        logit = 20 * x
+        return torch.stack([-logit, logit], dim=1)
+
+
+@pytest.mark.parametrize("from_coord", [False, True])
+def test_tta_averages_the_four_turns(from_coord):
+    # turned by 0/90/180/270 degrees the local x is x, y, -x, -y: the four softmaxes of a model of x alone
+    # average to exactly one half for every point, whichever of coord and the xyz channel it reads
+    cloud = _room(1500)
+    plain = predict_cloud(LocalXModel(from_coord), cloud, _cfg(), "cpu")
+    assert plain[:, 1].min() < 0.01 and plain[:, 1].max() > 0.99
+    tta = predict_cloud(LocalXModel(from_coord), cloud, _cfg(), "cpu", tta=True)
+    torch.testing.assert_close(tta, torch.full_like(tta, 0.5), atol=1e-5, rtol=0)
+
+
+def test_tta_leaves_room_normalised_xyz_and_colour_alone():
+    # training turns a block's local coordinates, not its place in the room (xyz_norm): a model of xyz_norm
+    # gets the same scores with and without TTA
+    cloud = _room(1500)
+    torch.testing.assert_close(predict_cloud(RuleModel(), cloud, _cfg(), "cpu", tta=True),
+                               predict_cloud(RuleModel(), cloud, _cfg(), "cpu"))
+
+
+def test_turned_turns_coord_xyz_and_normal_channels():
+    from pcseg.engine.inference import _turned
+
+    g = torch.Generator().manual_seed(0)
+    feats, coord = torch.rand(2, 12, 5, generator=g), torch.rand(2, 5, 3, generator=g)
+    names = ["xyz", "rgb", "xyz_norm", "normal"]
+    f, c = _turned(feats, coord, names, 90)
+    torch.testing.assert_close(c, torch.stack([-coord[..., 1], coord[..., 0], coord[..., 2]], -1))
+    for start in (0, 9):                               # xyz and normal: (x, y) -> (-y, x), z kept
+        torch.testing.assert_close(f[:, start], -feats[:, start + 1])
+        torch.testing.assert_close(f[:, start + 1], feats[:, start])
+        torch.testing.assert_close(f[:, start + 2], feats[:, start + 2])
+    torch.testing.assert_close(f[:, 3:9], feats[:, 3:9])
+    for _ in range(3):
+        f, c = _turned(f, c, names, 90)
+    torch.testing.assert_close(f, feats) and torch.testing.assert_close(c, coord)
+    assert _turned(feats, coord, names, 0)[0] is feats

@@ -140,3 +140,18 @@ def test_segment_cli_tiled_equals_whole_and_fails_cleanly(tmp_path, capsys):
     err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("pcseg: error:")]
     assert len(err) == 1 and "cut.npy" in err[0]
     assert not (tmp_path / "o").exists() or not list((tmp_path / "o").iterdir())
+
+
+def test_tiles_with_tta_give_the_whole_cloud_tta_scores(tmp_path):
+    # `segment --tta` on a cloud read in tiles: each chunk turned, the same scores as on the whole cloud
+    cfg = cfg_for(1.0, 0.5)
+    cfg.data.features = ["xyz", "rgb", "normal"]
+    model = tiny_model(cfg)
+    path = room_ply(tmp_path / "room.ply")
+    whole = predict_cloud(model, read_cloud(path), cfg, "cpu", tta=True)
+    assert not torch.allclose(whole, predict_cloud(model, read_cloud(path), cfg, "cpu"))
+    got = torch.full_like(whole, -1.0)
+    for index, scores in iter_tile_scores(model, open_stream(path, chunk_rows=1000), cfg, "cpu",
+                                          tile_points=2500, tta=True):
+        got[torch.from_numpy(index)] = scores
+    torch.testing.assert_close(got, whole, rtol=0, atol=1e-6)

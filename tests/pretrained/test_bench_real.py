@@ -36,6 +36,7 @@ def test_a_trial_checkpoint_scores_as_the_bundled_model_would(tmp_path, capsys):
 def test_trial_errors(tmp_path, capsys):
     cases = [["--checkpoint", f"lidar={tmp_path / 'none.pt'}"],
              ["--checkpoint", f"lidar={bundled_checkpoint('lidar')}", "--write"],
+             ["--tta", "--write"],
              ["--checkpoint", f"lidar={bundled_checkpoint('indoor')}"],
              ["--checkpoint", f"outdoor={bundled_checkpoint('lidar')}"]]
     for argv in cases:

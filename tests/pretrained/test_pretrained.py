@@ -14,8 +14,10 @@ from pcseg.cli import main
 from pcseg.config import Config, config_to_dict
 from pcseg.engine.checkpoint import load_checkpoint, save_checkpoint
 from pcseg.engine.data import model_args
+from pcseg.engine.inference import predict_cloud
+from pcseg.engine.predict import load_for_inference
 from pcseg.errors import PcsegError
-from pcseg.io.files import write_npy
+from pcseg.io.files import read_cloud, write_npy
 from pcseg.io.cloud import Cloud
 from pcseg.models import create_model
 
@@ -94,6 +96,11 @@ def test_segment_with_a_bundled_model_equals_its_checkpoint(bundle, tmp_path, ca
     assert main(["segment", str(cloud), "--checkpoint", str(bundle / "tiny.pt"), "--out", str(tmp_path / "b")]) == 0
     a, b = np.load(tmp_path / "a" / "room.npy"), np.load(tmp_path / "b" / "room.npy")
     assert a.shape == (500,) and np.array_equal(a, b)
+    # --tta: the labels of the averaged turns (pcseg.engine.inference.predict_cloud), through the CLI
+    assert main(["segment", str(cloud), "--model", "tiny", "--tta", "--out", str(tmp_path / "t")]) == 0
+    model, cfg, _, device = load_for_inference(bundle / "tiny.pt")
+    want = predict_cloud(model, read_cloud(cloud), cfg, device, tta=True).argmax(1).numpy()
+    assert np.array_equal(np.load(tmp_path / "t" / "room.npy"), want)
 
 
 def test_segment_model_errors(bundle, tmp_path, capsys):

@@ -163,3 +163,15 @@ def test_deterministic_and_clear_errors():
         predict_scan(model, cloud, load_config(None, ["model.name=unet", "range.channels=[range, z]"]), "cpu")
     with pytest.raises(PcsegError, match="no points"):
         predict_scan(model, Cloud(np.zeros((0, 3))), cfg, "cpu")
+
+
+def test_tta_is_the_mean_of_the_scan_and_its_mirror_image():
+    cloud = street(1)
+    cfg = kitti_cfg()
+    model = ZOracle(2, [0.0])                     # class 1 where the pixel's y > 0: not mirror-symmetric
+    plain = predict_scan(model, cloud, cfg, "cpu")
+    mirrored = Cloud(cloud.coord * np.array([1, -1, 1], dtype=np.float32), intensity=cloud.intensity)
+    mirror = predict_scan(model, mirrored, cfg, "cpu")
+    tta = predict_scan(model, cloud, cfg, "cpu", tta=True)
+    assert not torch.allclose(plain, mirror)
+    torch.testing.assert_close(tta, (plain + mirror) / 2)
