@@ -44,6 +44,7 @@ DEFAULT_ROOMS = 3
 DEFAULT_POINTS = 100_000
 NOISE_SIGMA = 0.005   # metres; matches the ~5 mm range noise of the Matterport scanner used for S3DIS
 STYLES = ("surface", "scan")   # uniform surface sampling (fast) | scanner simulation (pcseg.data.scanner)
+SOFFIT_SHARE = 0.35   # scanned rooms with a lowered part of the ceiling (Room.add_soffit)
 ROOM_TYPES = ("office", "conferenceRoom", "hallway", "lounge", "office", "storage", "pantry", "copyRoom")
 # S3DIS's class shares (share of all points per class over its six areas): the per-class point counts that
 # RandLA-Net (helper_tool.py, get_class_weights) and Open3D-ML (ml3d/datasets/s3dis.py, class_weights) list
@@ -340,7 +341,39 @@ class _Room:
             for _ in range(int(rng.integers(2, 7))):
                 self.add_clutter_hung()
         self.ensure(["clutter"])
+        if self.scan and rng.random() < SOFFIT_SHARE:
+            self.add_soffit()
         return self.instances
+
+    def add_soffit(self) -> None:
+        """A lowered part of the ceiling: a bulkhead along one wall (boxing in ducts, pipes or cable trays) or a
+        dropped band across the room, 0.15-0.6 m below the ceiling. Office buildings are full of them, and
+        S3DIS labels them ceiling; a synthetic room whose only horizontal surfaces near the ceiling are
+        hanging clutter teaches a model that any surface half a metre below the ceiling is clutter. Its
+        underside stays above 2.25 m, clear of bookcases and doors."""
+        rng = self.rng
+        w, l, h = self.size
+        d = rng.uniform(0.15, min(0.6, h - 2.25))
+        if rng.random() < 0.7:                  # along a wall: underside + the face looking into the room
+            wall = int(rng.integers(4))
+            depth = rng.uniform(0.4, min(1.5, 0.4 * (l if wall in (0, 2) else w)))
+            lo, hi = [0.0, 0.0, h - d], [w, l, h]
+            axis = 1 if wall in (0, 2) else 0
+            if wall in (0, 3):
+                hi[axis] = depth
+                faces = [(2, 0), (axis, 1)]
+            else:
+                lo[axis] = (l if axis == 1 else w) - depth
+                faces = [(2, 0), (axis, 0)]
+        else:                                   # a band across the room, both edges seen
+            axis = int(rng.integers(2))
+            length = l if axis == 1 else w
+            width = rng.uniform(0.8, max(0.9, 0.4 * length))
+            c0 = rng.uniform(0.3, max(0.31, length - width - 0.3))
+            lo, hi = [0.0, 0.0, h - d], [w, l, h]
+            lo[axis], hi[axis] = c0, c0 + width
+            faces = [(2, 0), (axis, 0), (axis, 1)]
+        self.add("ceiling", [_box(lo, hi, faces=faces)])
 
     def add_corner(self) -> None:
         """An L-shaped room: a block of wall cuts one corner off the floor plan (only its two faces that

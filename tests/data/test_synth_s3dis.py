@@ -128,3 +128,24 @@ def test_scanned_rooms_hang_clutter_flat_on_the_walls_and_off_them():
                 elif off <= 0.2:
                     standing += 1
     assert flat >= 10 and standing >= 10
+
+
+def test_scanned_rooms_lower_part_of_their_ceiling():
+    """A soffit is ceiling: a bulkhead along one wall (underside + the face into the room) or a band across
+    the room, 0.15-0.6 m below the ceiling and clear of bookcases and doors (underside at 2.25 m or more)."""
+    from pcseg.data.synth_s3dis import _Room
+
+    kinds = set()
+    for seed in range(40):
+        room = _Room(np.random.default_rng(seed), "office", scan=True)
+        w, l, h = room.size
+        room.add_soffit()
+        part = room.instances[-1].parts[0]
+        assert room.instances[-1].cls == "ceiling"
+        drop = h - part.lo[2]
+        assert 0.15 - 1e-9 <= drop <= 0.6 + 1e-9 and part.lo[2] >= 2.25 - 1e-9 and part.hi[2] == h
+        assert (2, 0) in part.faces and (2, 1) not in part.faces          # seen from below, not from above
+        inside = part.lo[:2] >= -1e-9
+        assert inside.all() and (part.hi[:2] <= np.array([w, l]) + 1e-9).all()
+        kinds.add(len(part.faces))                                      # 2: along a wall, 3: across
+    assert kinds == {2, 3}
