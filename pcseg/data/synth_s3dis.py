@@ -18,7 +18,9 @@ gets at least one instance of each of the 13 classes. Surfaces are sampled like 
 square metre, gaussian noise (sigma 5 mm), faces hidden against the floor, ceiling or walls are not sampled.
 Colours come from per-class base colours with per-instance and per-point variation plus face shading; the
 greys of wall / ceiling / board / column / beam overlap, as do the browns of table / bookcase / door, so
-colour alone does not separate the classes.
+colour alone does not separate the classes. Scanned rooms (``--style scan``) also get clutter hung on the
+walls and under the ceiling, some an L-shaped floor plan (``_Room.add_corner``), and about a third a lowered
+part of the ceiling (a soffit, labelled ceiling: ``_Room.add_soffit``).
 
 Deterministic: room k of area a uses ``numpy.random.default_rng([seed, a, k])``, so the same arguments give
 byte-identical files (and adding rooms or areas does not change the others).
@@ -44,7 +46,7 @@ DEFAULT_ROOMS = 3
 DEFAULT_POINTS = 100_000
 NOISE_SIGMA = 0.005   # metres; matches the ~5 mm range noise of the Matterport scanner used for S3DIS
 STYLES = ("surface", "scan")   # uniform surface sampling (fast) | scanner simulation (pcseg.data.scanner)
-SOFFIT_SHARE = 0.35   # scanned rooms with a lowered part of the ceiling (Room.add_soffit)
+SOFFIT_SHARE = 0.35   # scanned rooms with a lowered part of the ceiling (_Room.add_soffit)
 ROOM_TYPES = ("office", "conferenceRoom", "hallway", "lounge", "office", "storage", "pantry", "copyRoom")
 # S3DIS's class shares (share of all points per class over its six areas): the per-class point counts that
 # RandLA-Net (helper_tool.py, get_class_weights) and Open3D-ML (ml3d/datasets/s3dis.py, class_weights) list
