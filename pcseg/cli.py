@@ -10,6 +10,10 @@ import sys
 from pcseg.errors import PcsegError
 
 
+TTA_HELP = ("test-time augmentation: average the scores of turned (3D models, 4x the network time) or mirrored "
+            "(range models, 2x) copies")
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="pcseg", description="Point-cloud semantic segmentation toolkit.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -54,9 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--without", action="append", metavar="remission|rgb",
                    help="score as on clouds without this input channel (the model gets what segment gives it "
                         "then: the training mean, or grey); repeatable")
-    s.add_argument("--tta", action="store_true",
-                   help="test-time augmentation: average the scores of turned (3D models, 4x the network time) or "
-                        "mirrored (range models, 2x) copies")
+    s.add_argument("--tta", action="store_true", help=TTA_HELP)
     s.add_argument("overrides", nargs="*", metavar="key=value")
     s.set_defaults(handler="pcseg.engine.evaluate:cli")
 
@@ -81,9 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--runtime", choices=("torch", "onnx"), default="torch",
                    help="run the network in PyTorch (default) or onnxruntime (with --onnx, pip install pcseg[onnx])")
     s.add_argument("--onnx", default=None, metavar="FILE", help="the model's export (pcseg export), for --runtime onnx")
-    s.add_argument("--tta", action="store_true",
-                   help="test-time augmentation: average the scores of turned (3D models, 4x the network time) or "
-                        "mirrored (range models, 2x) copies")
+    s.add_argument("--tta", action="store_true", help=TTA_HELP)
     s.set_defaults(handler="pcseg.engine.predict:cli")
 
     s = sub.add_parser("export", help="the network as ONNX for deployment, checked against PyTorch")

@@ -355,24 +355,23 @@ class _Room:
         underside stays above 2.25 m, clear of bookcases and doors."""
         rng = self.rng
         w, l, h = self.size
-        d = rng.uniform(0.15, min(0.6, h - 2.25))
+        lo, hi = [0.0, 0.0, h - rng.uniform(0.15, min(0.6, h - 2.25))], [w, l, h]
         if rng.random() < 0.7:                  # along a wall: underside + the face looking into the room
             wall = int(rng.integers(4))
-            depth = rng.uniform(0.4, min(1.5, 0.4 * (l if wall in (0, 2) else w)))
-            lo, hi = [0.0, 0.0, h - d], [w, l, h]
-            axis = 1 if wall in (0, 2) else 0
-            if wall in (0, 3):
+            axis = 1 if wall in (0, 2) else 0   # walls 0 and 2 run along x, so the soffit reaches in along y
+            length = hi[axis]
+            depth = rng.uniform(0.4, min(1.5, 0.4 * length))
+            near = wall in (0, 3)               # the wall at coordinate 0 of that axis
+            if near:
                 hi[axis] = depth
-                faces = [(2, 0), (axis, 1)]
             else:
-                lo[axis] = (l if axis == 1 else w) - depth
-                faces = [(2, 0), (axis, 0)]
+                lo[axis] = length - depth
+            faces = [(2, 0), (axis, int(near))]
         else:                                   # a band across the room, both edges seen
             axis = int(rng.integers(2))
-            length = l if axis == 1 else w
+            length = hi[axis]
             width = rng.uniform(0.8, max(0.9, 0.4 * length))
             c0 = rng.uniform(0.3, max(0.31, length - width - 0.3))
-            lo, hi = [0.0, 0.0, h - d], [w, l, h]
             lo[axis], hi[axis] = c0, c0 + width
             faces = [(2, 0), (axis, 0), (axis, 1)]
         self.add("ceiling", [_box(lo, hi, faces=faces)])

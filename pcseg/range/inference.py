@@ -13,8 +13,9 @@ ConfusionMatrix scores every point (never pixels):
    lower class index).
 3. One view (LiDAR): these are the scores (with ``tta``, the mean of the view's and its mirror image's).
    Several views (rooms): a point's scores are the mean over the views that SEE it - its range is within
-   ``range.visible_tolerance`` of its pixel's range, i.e. it is on the visible surface there, not behind it. A point no view sees (hidden behind furniture from every
-   scanner) takes the scores of its nearest seen point (scipy cKDTree).
+   ``range.visible_tolerance`` of its pixel's range, i.e. it is on the visible surface there, not behind it.
+   A point no view sees (hidden behind furniture from every scanner) takes the scores of its nearest seen
+   point (scipy cKDTree).
 
 Memory: points are back-projected in chunks of ``CHUNK``; beside the cloud the function keeps an (N, K)
 float32 sum, an (N,) count and the projection indices.
