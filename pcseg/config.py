@@ -103,6 +103,9 @@ class RangeConfig:
     viewpoint_height: float = 1.5     # S3DIS: virtual scanner height above the floor (metres)
     visible_tolerance: float = 0.25   # S3DIS: a point is seen from a viewpoint if its range is within this of its pixel's
     augment: bool = True              # training: random rotation about z, mirror, viewpoint jitter
+    # LiDAR scans, labelling only: level the scan on its ground plane and put that plane this many metres
+    # below the sensor before projecting (pcseg.range.ground); None: the scan as given
+    level_ground: float | None = None
     # training: whole-scan augmentations before projection (pcseg.range.augment.SCAN_AUGMENTATIONS:
     # remission_drop, remission_jitter, point_drop, beam_drop, height, tilt, scale, mix; "name:key=value"
     # sets an argument, e.g. "remission_drop:p=0.8"); empty = none

@@ -3,9 +3,10 @@
 ``predict_scan(model, cloud, cfg, device) -> (N, K)`` scores for EVERY point of the cloud, so the one
 ConfusionMatrix scores every point (never pixels):
 
-1. The cloud is projected from the sensor origin (SemanticKITTI) or from each virtual viewpoint inside the
-   room (S3DIS, pcseg.range.viewpoints), normalised as in training, and run through the network; the
-   softmax gives (K, H, W) probabilities per view.
+1. The cloud is projected from the sensor origin (SemanticKITTI; with ``range.level_ground`` levelled on
+   its ground plane first, pcseg.range.ground) or from each virtual viewpoint inside the room (S3DIS,
+   pcseg.range.viewpoints), normalised as in training, and run through the network; the softmax gives
+   (K, H, W) probabilities per view.
 2. Back to the points: with ``range.knn`` every point gets the votes of RangeNet++'s kNN post-processing
    (pcseg.range.backproject.knn_votes; also the points that lost their pixel to a closer one), otherwise the
    probabilities of its pixel. Per view the kNN scores are ``(votes + 0.01 [c = own]) / (k + 0.01)``: the
@@ -27,6 +28,8 @@ faster than the NumPy reference (tools/bench_range.py).
 """
 
 from __future__ import annotations
+
+import sys
 
 import torch
 
@@ -119,9 +122,21 @@ def predict_scan(model: torch.nn.Module, cloud: Cloud, cfg: Config, device: torc
     mirrors = (False, True) if tta else (False,)
     total: torch.Tensor | None = None
     seen_count = torch.zeros(n, dtype=torch.int32)
+    levelled = None
+    if spec.level_ground is not None:
+        from pcseg.range.ground import HEIGHTS, MAX_TILT_DEG, level_on_ground
+
+        levelled, ground = level_on_ground(view_coords(cloud.coord, origins[0]), spec.level_ground)
+        if ground is None:
+            print(f"pcseg: warning: {cloud.meta.get('source', 'input')}: no ground plane {HEIGHTS[0]:g}-"
+                  f"{HEIGHTS[1]:g} m below the sensor and within {MAX_TILT_DEG:g} deg of level; the scan is "
+                  f"labelled as given, not levelled", file=sys.stderr)
     for origin, mirror in ((o, m) for o in origins for m in mirrors):
         with single_thread():
-            xyz = view_coords(cloud.coord, origin, mirror=mirror)
+            if levelled is not None:
+                xyz = levelled * torch.tensor([1.0, -1.0, 1.0]) if mirror else levelled
+            else:
+                xyz = view_coords(cloud.coord, origin, mirror=mirror)
             proj, values = view_values(cloud, xyz, spec)
             image = make_image(proj, values, spec.mean, spec.std)
             del values, xyz

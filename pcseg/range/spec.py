@@ -3,7 +3,8 @@ their normalisation, and where the virtual scanner stands.
 
 - SemanticKITTI: the scan's own sensor origin, 64 x 2048 (or 1024), fov +3 / -25 deg, channels range, x, y,
   z, remission normalised by RangeNet++'s statistics (pcseg.range.projection.KITTI_MEAN/STD) unless the
-  config gives others.
+  config gives others; with ``range.level_ground`` the scan is levelled on its ground first
+  (pcseg.range.ground).
 - S3DIS (and any indoor cloud a S3DIS-trained model segments): ``range.viewpoints`` virtual scanners inside
   the room (pcseg.range.viewpoints), channels range, x, y, z, r, g, b; the normalisation comes from the
   training set (pcseg.range.dataset.build_range_datasets computes it and stores it in ``range.mean/std``, so
@@ -33,6 +34,7 @@ class RangeSpec:
     viewpoints: int            # 0: the cloud's origin is the sensor (LiDAR scans); >= 1: virtual viewpoints
     viewpoint_height: float
     visible_tolerance: float
+    level_ground: float | None = None   # LiDAR: ground put this far below the sensor (pcseg.range.ground)
 
     @property
     def num_channels(self) -> int:
@@ -84,9 +86,15 @@ def range_spec(cfg: Config, need_stats: bool = False) -> RangeSpec:
         viewpoints = int(r.viewpoints)
         if viewpoints < 1:
             raise PcsegError("range.viewpoints", f"indoor clouds need at least one viewpoint, got {viewpoints}")
+    level = None if r.level_ground is None else float(r.level_ground)
+    if level is not None and (viewpoints != 0 or not 0 < level < float("inf")):
+        raise PcsegError("range.level_ground", f"must be a height in metres above 0 for LiDAR scans "
+                                               f"(data.dataset semantickitti), got {r.level_ground!r} for "
+                                               f"{cfg.data.dataset}")
     return RangeSpec(height=int(r.height), width=int(r.width), fov_up=float(r.fov_up), fov_down=float(r.fov_down),
                      channels=channels, mean=mean, std=std, viewpoints=viewpoints,
-                     viewpoint_height=float(r.viewpoint_height), visible_tolerance=float(r.visible_tolerance))
+                     viewpoint_height=float(r.viewpoint_height), visible_tolerance=float(r.visible_tolerance),
+                     level_ground=level)
 
 
 __all__ = ["RangeSpec", "range_spec", "range_channels", "default_channels", "S3DIS_CHANNELS"]
