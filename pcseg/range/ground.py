@@ -10,12 +10,12 @@ metres below the sensor (``range.level_ground``).
 
 The ground plane is a RANSAC plane fit over the points 3-25 m from the sensor horizontally and at least 1 m
 below it (where the road, pavement and grass around a vehicle-mounted scanner are), on an evenly spaced
-subsample, refitted by least squares to its inliers (three rounds). The draws come from a seeded
-NumPy generator, so a scan is labelled the same way every time: Open3D's ``segment_plane`` was the first
-choice, but it runs its iterations on several threads and, even with its generator seeded, returned the
-road's plane in one run and a plane tilted onto a sidewalk in the next. A plane tilted more than ``MAX_TILT_DEG`` or not 1-3 m below the sensor is not taken to
-be the ground (a scan from a mast, a wall-dominated indoor scan): the scan is then used as given and
-``level_on_ground`` says so by returning no Ground.
+subsample, refitted by least squares to its inliers (three rounds). The draws come from a seeded NumPy
+generator, so a scan is labelled the same way every time: Open3D's ``segment_plane`` was the first choice,
+but it runs its iterations on several threads and, even with its generator seeded, returned the road's
+plane in one run and a plane tilted onto a sidewalk in the next. A plane tilted more than ``MAX_TILT_DEG``
+or not 1-3 m below the sensor is not taken to be the ground (a scan from a mast, a wall-dominated indoor
+scan): the scan is then used as given and ``level_on_ground`` says so by returning no Ground.
 
 Shapes: xyz (N, 3) sensor-frame float32 tensor -> (N, 3) float32 tensor, Ground | None
 """
