@@ -6,6 +6,8 @@ viewpoints.py   virtual scanner positions inside indoor rooms (S3DIS)
 spec.py         the range settings of a run (image size, FOV, channels, normalisation, viewpoints)
 dataset.py      RangeDataset and build_range_datasets (training items, validation clouds)
 inference.py    predict_scan: (N, K) scores for every point of a cloud
+origin.py       where a world-frame scan's sensor stands, found from the data
+ground.py       levelling a scan on its ground plane before it is projected (range.level_ground)
 reference.py    a NumPy rendering of the reference code (benchmark baseline and test oracle)
 
 Nothing is imported here, so ``import pcseg.range`` stays light (torch is imported by the modules).
