@@ -5,6 +5,7 @@ backproject.py  back-projection to every point with RangeNet++'s kNN voting (_kn
 viewpoints.py   virtual scanner positions inside indoor rooms (S3DIS)
 spec.py         the range settings of a run (image size, FOV, channels, normalisation, viewpoints)
 dataset.py      RangeDataset and build_range_datasets (training items, validation clouds)
+augment.py      whole-scan training augmentations (range.scan_augment: remission, density, mounting, mixing)
 inference.py    predict_scan: (N, K) scores for every point of a cloud
 origin.py       where a world-frame scan's sensor stands, found from the data
 ground.py       levelling a scan on its ground plane before it is projected (range.level_ground)
