@@ -94,6 +94,26 @@ def visible(proj, tolerance: float, sl: slice = slice(None)) -> torch.Tensor:
     return (proj.point_range[sl] - own_range).abs() <= tolerance
 
 
+def scanner_frame(cloud: Cloud, origin, spec: RangeSpec) -> torch.Tensor:
+    """The cloud's points in the frame of a scanner at ``origin`` (None: the frame's own origin), levelled on
+    their ground plane when ``spec.level_ground`` is set (pcseg.range.ground; a scan with no plausible ground
+    is used as given, and one line says so).
+
+    Shapes: -> (N, 3) float32
+    """
+    xyz = view_coords(cloud.coord, origin)
+    if spec.level_ground is None:
+        return xyz
+    from pcseg.range.ground import HEIGHTS, MAX_TILT_DEG, level_on_ground
+
+    xyz, ground = level_on_ground(xyz, spec.level_ground)
+    if ground is None:
+        print(f"pcseg: warning: {cloud.meta.get('source', 'input')}: no ground plane {HEIGHTS[0]:g}-"
+              f"{HEIGHTS[1]:g} m below the sensor and within {MAX_TILT_DEG:g} deg of level; the scan is "
+              f"labelled as given, not levelled", file=sys.stderr)
+    return xyz
+
+
 @torch.inference_mode()
 def predict_scan(model: torch.nn.Module, cloud: Cloud, cfg: Config, device: torch.device | str,
                  tta: bool = False) -> torch.Tensor:
@@ -122,38 +142,31 @@ def predict_scan(model: torch.nn.Module, cloud: Cloud, cfg: Config, device: torc
     mirrors = (False, True) if tta else (False,)
     total: torch.Tensor | None = None
     seen_count = torch.zeros(n, dtype=torch.int32)
-    levelled = None
-    if spec.level_ground is not None:
-        from pcseg.range.ground import HEIGHTS, MAX_TILT_DEG, level_on_ground
-
-        levelled, ground = level_on_ground(view_coords(cloud.coord, origins[0]), spec.level_ground)
-        if ground is None:
-            print(f"pcseg: warning: {cloud.meta.get('source', 'input')}: no ground plane {HEIGHTS[0]:g}-"
-                  f"{HEIGHTS[1]:g} m below the sensor and within {MAX_TILT_DEG:g} deg of level; the scan is "
-                  f"labelled as given, not levelled", file=sys.stderr)
-    for origin, mirror in ((o, m) for o in origins for m in mirrors):
+    for origin in origins:
         with single_thread():
-            if levelled is not None:
-                xyz = levelled * torch.tensor([1.0, -1.0, 1.0]) if mirror else levelled
-            else:
-                xyz = view_coords(cloud.coord, origin, mirror=mirror)
-            proj, values = view_values(cloud, xyz, spec)
-            image = make_image(proj, values, spec.mean, spec.std)
-            del values, xyz
-        probs = network_probs(model, image, device, amp)
-        if total is None:
-            total = torch.zeros(n, probs.shape[0], dtype=torch.float32)
-        with single_thread():
-            pred = probs.argmax(0) if knn is not None else None
-            for start in range(0, n, CHUNK):
-                sl = slice(start, min(n, start + CHUNK))
-                scores = view_scores(probs, proj, sl, knn, pred).cpu()
-                if len(origins) == 1:
-                    total[sl] += scores
-                    continue
-                seen = visible(proj, spec.visible_tolerance, sl)
-                total[sl][seen] += scores[seen]
-                seen_count[sl] += seen.to(torch.int32)
+            frame = scanner_frame(cloud, origin, spec)
+        for i, mirror in enumerate(mirrors):
+            with single_thread():
+                xyz = view_coords(frame, mirror=mirror)
+                if i == len(mirrors) - 1:
+                    del frame         # not kept while the scores go back to the points (peak memory)
+                proj, values = view_values(cloud, xyz, spec)
+                image = make_image(proj, values, spec.mean, spec.std)
+                del values, xyz
+            probs = network_probs(model, image, device, amp)
+            if total is None:
+                total = torch.zeros(n, probs.shape[0], dtype=torch.float32)
+            with single_thread():
+                pred = probs.argmax(0) if knn is not None else None
+                for start in range(0, n, CHUNK):
+                    sl = slice(start, min(n, start + CHUNK))
+                    scores = view_scores(probs, proj, sl, knn, pred).cpu()
+                    if len(origins) == 1:
+                        total[sl] += scores
+                        continue
+                    seen = visible(proj, spec.visible_tolerance, sl)
+                    total[sl][seen] += scores[seen]
+                    seen_count[sl] += seen.to(torch.int32)
     assert total is not None
     if len(origins) == 1:
         return total if len(mirrors) == 1 else total.div_(len(mirrors))
@@ -166,4 +179,4 @@ def predict_scan(model: torch.nn.Module, cloud: Cloud, cfg: Config, device: torc
     return total
 
 
-__all__ = ["predict_scan", "network_probs", "view_scores", "visible", "fill_from_nearest"]
+__all__ = ["predict_scan", "scanner_frame", "network_probs", "view_scores", "visible", "fill_from_nearest"]
