@@ -76,6 +76,12 @@ class TrainConfig:
     log_every: int = 10
     loss: str = "ce"                  # ce | ce+lovasz
     class_weights: str = "none"       # none | inverse_sqrt (from training label frequencies)
+    # labelling: divide the class probabilities by the loss's class weights (and renormalise): the posterior of
+    # the training data without the weighting, which gets more points right and finds rare classes less often
+    # (pcseg.engine.losses.unweighting); needs class_weights, whose values training writes into
+    # class_weight_values so that the run's config and checkpoints carry them
+    unweight_labels: bool = False
+    class_weight_values: list[float] | None = None
     # weight averaging (SWA/SWAD, pcseg.engine.averaging): from this epoch on (1-based) the weights after
     # every step are averaged, and the run also writes averaged.pt; 0 = off
     average_from: int = 0

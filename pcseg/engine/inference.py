@@ -124,11 +124,12 @@ def accumulate_scores(model: torch.nn.Module, blocks: Iterable[dict[str, np.ndar
                       ) -> tuple[torch.Tensor, torch.Tensor]:
     """Run the evaluation chunks ``blocks`` (pcseg.data.blocks.iter_eval_blocks) through the model in
     batches and sum each point's softmax probabilities (with ``tta`` a chunk's probabilities are the mean
-    over its turns, ``TTA_TURNS_DEG``).
+    over its turns, ``TTA_TURNS_DEG``; with ``train.unweight_labels`` divided by the loss's class weights).
 
     Shapes: -> scores (n, K) float32 sums, counts (n,) int32 (chunks that held the point, padding excluded).
     """
     from pcseg.data.blocks import batch_eval_blocks
+    from pcseg.engine.losses import unweight, unweighting
 
     scores: torch.Tensor | None = None
     counts = torch.zeros(n, dtype=torch.int32)
@@ -147,6 +148,8 @@ def accumulate_scores(model: torch.nn.Module, blocks: Iterable[dict[str, np.ndar
             assert prob is not None
             if tta:
                 prob.div_(len(TTA_TURNS_DEG))
+            if cfg.train.unweight_labels:
+                prob = unweight(prob, unweighting(cfg, prob.shape[1]), dim=1)
             k = prob.shape[1]
             prob = prob.permute(0, 2, 1).reshape(-1, k).cpu()
             real = torch.from_numpy(~batch["pad"].reshape(-1))            # padding repeats are not counted

@@ -40,6 +40,39 @@ def class_weights(counts: np.ndarray, mode: str) -> np.ndarray | None:
     return w.astype(np.float32)
 
 
+def unweighting(cfg, num_classes: int) -> torch.Tensor | None:
+    """The per-class factors ``train.unweight_labels`` applies to a model's probabilities: 1 / w_k for the
+    loss weights w (``train.class_weight_values``), 0 for a class training never saw (weight 0). A loss
+    weighted by w_k makes a model's probabilities p(k|x) w_k / Z rather than p(k|x), so dividing by w_k and
+    renormalising (``unweight``) gives back the posterior of the training data. None: labelling uses the
+    probabilities as they are.
+
+    Shapes: -> (K,) float32 or None
+    """
+    if not cfg.train.unweight_labels:
+        return None
+    values = cfg.train.class_weight_values
+    if values is None:
+        raise PcsegError("train.unweight_labels", "needs the class weights the model was trained with "
+                                                  "(train.class_weights: inverse_sqrt, whose values training "
+                                                  "stores in train.class_weight_values)")
+    if len(values) != num_classes:
+        raise PcsegError("train.class_weight_values", f"has {len(values)} values for {num_classes} classes")
+    w = torch.tensor([float(v) for v in values], dtype=torch.float32)
+    return torch.where(w > 0, 1.0 / w.clamp(min=1e-12), torch.zeros_like(w))
+
+
+def unweight(probs: torch.Tensor, factors: torch.Tensor, dim: int) -> torch.Tensor:
+    """``probs`` times ``factors`` along the class dimension ``dim``, renormalised to sum 1 there.
+
+    Shapes: probs (..., K, ...) with K at ``dim``, factors (K,) -> same as probs
+    """
+    shape = [1] * probs.dim()
+    shape[dim] = -1
+    p = probs * factors.to(probs.device, probs.dtype).view(shape)
+    return p / p.sum(dim=dim, keepdim=True).clamp(min=1e-12)
+
+
 def _lovasz_fn() -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     try:
         from pcseg.engine.losses_range import lovasz_softmax  # the range-image helper's implementation

@@ -201,6 +201,11 @@ def train(cfg: Config, show_progress: bool = True) -> TrainResult:
     weights = class_weights(counts, cfg.train.class_weights) if cfg.train.class_weights != "none" else None
     if cfg.train.class_weights != "none" and counts is None:
         raise PcsegError("train.class_weights", "the training dataset does not report class counts")
+    if cfg.train.unweight_labels and weights is None:
+        raise PcsegError("train.unweight_labels", "divides labels by the loss's class weights; set "
+                                                  "train.class_weights (inverse_sqrt) too")
+    # the weights go into the config (config.yaml, checkpoints), as labelling may divide by them
+    cfg.train.class_weight_values = None if weights is None else [round(float(v), 6) for v in weights]
     loss_fn = build_loss(cfg.train.loss, None if weights is None else torch.from_numpy(weights))
     loader_gen = torch.Generator()
     averager = WeightAverage() if cfg.train.average_from else None

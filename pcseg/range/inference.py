@@ -6,7 +6,8 @@ ConfusionMatrix scores every point (never pixels):
 1. The cloud is projected from the sensor origin (SemanticKITTI; with ``range.level_ground`` levelled on
    its ground plane first, pcseg.range.ground) or from each virtual viewpoint inside the room (S3DIS,
    pcseg.range.viewpoints), normalised as in training, and run through the network; the softmax gives
-   (K, H, W) probabilities per view.
+   (K, H, W) probabilities per view (with ``train.unweight_labels`` divided by the loss's class weights and
+   renormalised, pcseg.engine.losses.unweighting).
 2. Back to the points: with ``range.knn`` every point gets the votes of RangeNet++'s kNN post-processing
    (pcseg.range.backproject.knn_votes; also the points that lost their pixel to a closer one), otherwise the
    probabilities of its pixel. Per view the kNN scores are ``(votes + 0.01 [c = own]) / (k + 0.01)``: the
@@ -34,6 +35,7 @@ import sys
 import torch
 
 from pcseg.config import Config
+from pcseg.engine.losses import unweight, unweighting
 from pcseg.errors import PcsegError
 from pcseg.io.cloud import Cloud
 from pcseg.ops.interpolate import fill_from_nearest
@@ -154,6 +156,8 @@ def predict_scan(model: torch.nn.Module, cloud: Cloud, cfg: Config, device: torc
                 image = make_image(proj, values, spec.mean, spec.std)
                 del values, xyz
             probs = network_probs(model, image, device, amp)
+            if cfg.train.unweight_labels:     # before the argmax and the kNN vote
+                probs = unweight(probs, unweighting(cfg, probs.shape[0]), dim=0)
             if total is None:
                 total = torch.zeros(n, probs.shape[0], dtype=torch.float32)
             with single_thread():

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from pcseg.engine.losses import build_loss, class_weights
+from pcseg.config import Config
+from pcseg.engine.losses import build_loss, class_weights, unweight, unweighting
 from pcseg.errors import PcsegError
 
 
@@ -41,3 +42,52 @@ def test_ce_plus_lovasz_adds_the_range_branch_lovasz():
     torch.testing.assert_close(loss, expect)
     loss.backward()
     assert torch.isfinite(logits.grad).all()
+
+
+def _weighted(values, on=True) -> Config:
+    cfg = Config()
+    cfg.train.unweight_labels = on
+    cfg.train.class_weight_values = values
+    return cfg
+
+
+def test_unweighting_factors_and_errors():
+    assert unweighting(_weighted([2.0, 0.5], on=False), 2) is None
+    torch.testing.assert_close(unweighting(_weighted([2.0, 0.5, 0.0]), 3), torch.tensor([0.5, 2.0, 0.0]))
+    with pytest.raises(PcsegError, match="train.unweight_labels"):
+        unweighting(_weighted(None), 3)
+    with pytest.raises(PcsegError, match="train.class_weight_values"):
+        unweighting(_weighted([1.0, 1.0]), 3)
+    probs = torch.tensor([[0.6, 0.3], [0.4, 0.7]])               # (K=2, 2 pixels)
+    out = unweight(probs, torch.tensor([0.25, 1.0]), dim=0)
+    torch.testing.assert_close(out.sum(0), torch.ones(2))
+    assert out.argmax(0).tolist() == [1, 1]                       # 0.15 : 0.4 and 0.075 : 0.7
+
+
+def test_unweighted_probabilities_are_the_training_posterior():
+    """A model fitted with inverse-sqrt class weights on classes of 90 % / 10 % gives p(k|x) w_k / Z; divided
+    by w it gives back the Bayes posterior of the data, which the weighted one misses by far."""
+    gen = torch.Generator().manual_seed(0)
+    n = 40_000
+    y = (torch.rand(n, generator=gen) < 0.1).long()
+    x = torch.randn(n, generator=gen) + 1.5 * y                   # N(0, 1) and N(1.5, 1)
+    w = torch.from_numpy(class_weights(np.bincount(y.numpy(), minlength=2), "inverse_sqrt"))
+    layer = torch.nn.Linear(1, 2)
+    opt = torch.optim.LBFGS(layer.parameters(), max_iter=200, line_search_fn="strong_wolfe")
+    loss_fn = build_loss("ce", w)
+
+    def closure():
+        opt.zero_grad()
+        loss = loss_fn(layer(x[:, None]).T[None], y[None])
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    grid = torch.linspace(-1, 3, 9)
+    with torch.no_grad():
+        probs = torch.softmax(layer(grid[:, None]), dim=1).T      # (K, 9)
+    like = torch.exp(-0.5 * (grid - 1.5) ** 2) * 0.1
+    bayes = like / (like + torch.exp(-0.5 * grid ** 2) * 0.9)
+    fixed = unweight(probs, unweighting(_weighted(w.tolist()), 2), dim=0)[1]
+    assert float((fixed - bayes).abs().max()) < 0.03
+    assert float((probs[1] - bayes).abs().max()) > 0.1

@@ -6,6 +6,7 @@ import torch
 from pcseg.cli import main
 from pcseg.engine.checkpoint import load_checkpoint, save_checkpoint
 from pcseg.engine.train import train
+from pcseg.errors import PcsegError
 
 from .conftest import tiny_config, val_points, write_config
 
@@ -101,3 +102,18 @@ def test_pyg_models_train_evaluate_and_segment_through_the_engine(tiny_cache, tm
     assert segment([room], tmp_path / "run" / "last.pt", tmp_path / "seg", show_progress=False) == 0
     pred = np.load(tmp_path / "seg" / f"{room.name}.npy")
     assert len(pred) == len(np.load(room / "label.npy")) and pred.min() >= 0 and pred.max() < 13
+
+
+def test_class_weights_go_into_the_run_config_for_labelling(tiny_cache, tmp_path):
+    """With train.class_weights the loss weights are written into the run's config (config.yaml and every
+    checkpoint), so labelling can divide them out again (train.unweight_labels); validation then scores
+    the divided labels."""
+    from pcseg.config import load_config
+
+    cfg = tiny_config(tiny_cache, tmp_path / "run", epochs=1, class_weights="inverse_sqrt", unweight_labels=True)
+    train(cfg, show_progress=False)
+    values = load_config(tmp_path / "run" / "config.yaml").train.class_weight_values
+    assert values is not None and len(values) == 13 and max(values) > 1 > min(v for v in values if v > 0)
+    assert load_checkpoint(tmp_path / "run" / "last.pt")["config"]["train"]["class_weight_values"] == values
+    with pytest.raises(PcsegError, match="train.unweight_labels"):
+        train(tiny_config(tiny_cache, tmp_path / "run2", epochs=1, unweight_labels=True), show_progress=False)

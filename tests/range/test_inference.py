@@ -175,3 +175,21 @@ def test_tta_is_the_mean_of_the_scan_and_its_mirror_image():
     tta = predict_scan(model, cloud, cfg, "cpu", tta=True)
     assert not torch.allclose(plain, mirror)
     torch.testing.assert_close(tta, (plain + mirror) / 2)
+
+
+def test_unweight_labels_divides_the_probabilities_before_the_vote():
+    """With train.unweight_labels the class probabilities are divided by the loss's class weights before the
+    argmax and the kNN vote: a class weighted 50x in the loss needs a 50x larger probability to win."""
+    cloud = street()
+    oracle = ZOracle(3, [-1.70])
+    plain = predict_scan(oracle, cloud, kitti_cfg("range.knn=false"), "cpu")
+    weights = "train.class_weight_values=[1.0, 50.0]"
+    fixed = predict_scan(oracle, cloud, kitti_cfg("range.knn=false", "train.unweight_labels=true", weights), "cpu")
+    expect = plain * torch.tensor([1.0, 1 / 50])
+    torch.testing.assert_close(fixed, expect / expect.sum(1, keepdim=True))
+    flipped = (plain.argmax(1) == 1) & (fixed.argmax(1) == 0)
+    assert int(flipped.sum()) > 100 and int((fixed.argmax(1) == 1).sum()) > 1000
+    voted = predict_scan(oracle, cloud, kitti_cfg("train.unweight_labels=true", weights), "cpu").argmax(1)
+    assert float((voted == fixed.argmax(1)).float().mean()) > 0.95           # the kNN votes the divided labels
+    with pytest.raises(PcsegError, match="train.unweight_labels"):
+        predict_scan(oracle, cloud, kitti_cfg("train.unweight_labels=true"), "cpu")
