@@ -41,7 +41,9 @@ RECIPES = {
     "lidar": {
         "config": "configs/bundled_lidar.yaml",
         "classes": "semantickitti",
-        "for": "spinning-LiDAR scans (HDL-64E-like, sensor-centred; --sensor-origin for world-frame scans)",
+        "for": "spinning-LiDAR scans (HDL-64E-like, sensor-centred; --sensor-origin for world-frame scans); "
+               "each scan is levelled on its ground plane before it is labelled; labels come from its "
+               "probabilities with the loss's class weighting divided out",
         "inputs": "xyz + remission (a scan without remission gets the remission mean, which training also "
                   "shows it)",
         "sequences": 80,
