@@ -1,12 +1,13 @@
 """Training losses, kept outside the models: cross-entropy (optionally class-weighted) and CE + Lovasz.
 
 Both work on any layout torch's cross-entropy accepts: logits (B, K, N) for point models and (B, K, H, W)
-for range-image models, labels (B, N) / (B, H, W) with -1 = ignore.
+for range-image models, labels (B, N) / (B, H, W) with -1 = ignore. ``unweighting`` / ``unweight`` undo a
+class-weighted loss's bias in a model's probabilities at labelling time (``train.unweight_labels``).
 """
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import torch
@@ -14,6 +15,9 @@ import torch.nn.functional as F
 
 from pcseg.classes import IGNORE
 from pcseg.errors import PcsegError
+
+if TYPE_CHECKING:
+    from pcseg.config import Config
 
 
 def class_weights(counts: np.ndarray, mode: str) -> np.ndarray | None:
@@ -40,7 +44,7 @@ def class_weights(counts: np.ndarray, mode: str) -> np.ndarray | None:
     return w.astype(np.float32)
 
 
-def unweighting(cfg, num_classes: int) -> torch.Tensor | None:
+def unweighting(cfg: Config, num_classes: int) -> torch.Tensor | None:
     """The per-class factors ``train.unweight_labels`` applies to a model's probabilities: 1 / w_k for the
     loss weights w (``train.class_weight_values``), 0 for a class training never saw (weight 0). A loss
     weighted by w_k makes a model's probabilities p(k|x) w_k / Z rather than p(k|x), so dividing by w_k and
