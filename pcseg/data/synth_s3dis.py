@@ -19,8 +19,9 @@ square metre, gaussian noise (sigma 5 mm), faces hidden against the floor, ceili
 Colours come from per-class base colours with per-instance and per-point variation plus face shading; the
 greys of wall / ceiling / board / column / beam overlap, as do the browns of table / bookcase / door, so
 colour alone does not separate the classes. Scanned rooms (``--style scan``) also get clutter hung on the
-walls and under the ceiling, some an L-shaped floor plan (``_Room.add_corner``), and about a third a lowered
-part of the ceiling (a soffit, labelled ceiling: ``_Room.add_soffit``).
+walls and under the ceiling, some an L-shaped floor plan (``_Room.add_corner``), about a third a lowered
+part of the ceiling (a soffit, labelled ceiling: ``_Room.add_soffit``), and half their doors stand open (the
+frame running through the wall, the leaf swung into the room or out of sight: ``_Room.open_door``).
 
 Deterministic: room k of area a uses ``numpy.random.default_rng([seed, a, k])``, so the same arguments give
 byte-identical files (and adding rooms or areas does not change the others).
@@ -47,6 +48,13 @@ DEFAULT_POINTS = 100_000
 NOISE_SIGMA = 0.005   # metres; matches the ~5 mm range noise of the Matterport scanner used for S3DIS
 STYLES = ("surface", "scan")   # uniform surface sampling (fast) | scanner simulation (pcseg.data.scanner)
 SOFFIT_SHARE = 0.35   # scanned rooms with a lowered part of the ceiling (_Room.add_soffit)
+# scanned rooms' doors that stand open (_Room.add_opening): an open doorway shows its frame running through the
+# wall (S3DIS labels the frame door, and the open leaf where it is seen) and no leaf in the wall plane. Offices
+# keep doors open and closed alike; half and half is a modelling choice, not a measured share.
+OPEN_DOOR_SHARE = 0.5
+# interior wall thickness, and so the depth of an open door's jambs: a stud partition (89 mm studs with a
+# 12.5 mm gypsum board each side, about 0.115 m) up to a 0.2 m block wall
+WALL_THICKNESS = (0.1, 0.2)
 ROOM_TYPES = ("office", "conferenceRoom", "hallway", "lounge", "office", "storage", "pantry", "copyRoom")
 # S3DIS's class shares (share of all points per class over its six areas): the per-class point counts that
 # RandLA-Net (helper_tool.py, get_class_weights) and Open3D-ML (ml3d/datasets/s3dis.py, class_weights) list
@@ -213,6 +221,9 @@ class _Room:
         self.footprints: list[tuple[float, float, float, float]] = []   # occupied floor rectangles
         self.wall_spans: list[list[tuple[float, float]]] = [[] for _ in range(4)]   # used ranges per wall
         self.wall_holes: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in range(4)]
+        # whether a door stands open, and how, is drawn from its own generator, seeded from the room's size:
+        # the rest of the room is drawn as it was before doors could stand open
+        self.door_rng = np.random.default_rng(np.frombuffer(self.size.tobytes(), np.uint32))
         self.chair_rects: list[tuple[float, float, float, float]] = []
 
     # colours ----------------------------------------------------------------------------------------
@@ -489,6 +500,8 @@ class _Room:
                 lo, hi = self.wall_rect(wall, u0, u1, z0, z1, -back - 0.03, -back)
                 parts = [_box(lo, hi, [f for f in _FACES if not (f[0] == 2 and f[1] == 0 and z0 == 0)])]
                 fw, proud = rng.uniform(0.04, 0.09), rng.uniform(0.0, 0.025)
+                if cls == "door" and self.door_rng.random() < OPEN_DOOR_SHARE:
+                    parts, back = self.open_door(wall, u0, u1, z1)
                 for a0, a1, b0, b1 in ((u0 - fw, u0, z0, z1), (u1, u1 + fw, z0, z1), (u0 - fw, u1 + fw, z1, z1 + fw)):
                     flo, fhi = self.wall_rect(wall, a0, a1, b0, b1, -back, proud)
                     parts.append(_box(flo, fhi))
@@ -513,6 +526,20 @@ class _Room:
                 flo, fhi = self.wall_rect(wall, u0, u1, 0, 0, 0, 1.0 if cls == "door" else 0.6)
                 self.footprints.append((flo[0], flo[1], fhi[0], fhi[1]))
             return
+
+    def open_door(self, wall: int, u0: float, u1: float, z1: float) -> tuple[list, float]:
+        """An open door in the opening [u0, u1] x [0, z1] of a wall: no leaf in the wall plane, so the frame's
+        jambs and head run back through the wall's thickness (returned as the frame's depth), and rays
+        through the opening leave the room. The leaf is swung into the room, square to the wall at its hinge
+        side, or opened outwards, out of sight (half each). Returns (the leaf's parts, the frame's depth)."""
+        drng = self.door_rng
+        depth = drng.uniform(*WALL_THICKNESS)
+        if drng.random() < 0.5:
+            return [], depth
+        hinge0 = drng.random() < 0.5
+        a0, a1 = (u0, u0 + 0.04) if hinge0 else (u1 - 0.04, u1)
+        lo, hi = self.wall_rect(wall, a0, a1, 0.01, z1 - 0.01, 0.0, u1 - u0)
+        return [_box(lo, hi, [f for f in _FACES if f != (2, 0)])], depth
 
     def add_beam(self) -> None:
         rng = self.rng

@@ -149,3 +149,47 @@ def test_scanned_rooms_lower_part_of_their_ceiling():
         assert inside.all() and (part.hi[:2] <= np.array([w, l]) + 1e-9).all()
         kinds.add(len(part.faces))                                      # 2: along a wall, 3: across
     assert kinds == {2, 3}
+
+
+def test_scanned_rooms_leave_some_doors_open():
+    """An open door has no leaf in the wall plane: its frame runs back through the wall (10-20 cm), and its
+    leaf stands square to the wall at the hinge, inside the floor kept free in front of the door, or is out
+    of sight. A closed door keeps its leaf 2-8 cm behind the wall plane. Whether a door is open has its own
+    generator, so the rest of the room is drawn as it would be if no door could stand open."""
+    from pcseg.data import synth_s3dis as S
+
+    shapes = {"closed": 0, "open, leaf out of sight": 0, "open, leaf in the room": 0}
+    for seed in range(30):
+        room = S._Room(np.random.default_rng(seed), "office", scan=True)
+        room.add_opening("door")
+        parts = room.instances[-1].parts
+        wall = next(w for w in range(4) if room.wall_holes[w])
+        o, _, n, _ = room.wall_frame(wall)
+
+        def depth(part):   # (nearest, farthest) offset from the wall plane into the room
+            ends = [float(np.dot(c[:2] - o, n[:2])) for c in (part.lo, part.hi)]
+            return min(ends), max(ends)
+
+        back = -min(depth(q)[0] for q in parts)
+        reach = max(depth(q)[1] for q in parts)
+        if len(parts) == 4 and reach < 0.03:   # leaf + three frame members, none reaching into the room
+            shapes["closed"] += 1
+            assert 0.02 - 1e-9 <= back <= 0.11 + 1e-9
+            continue
+        assert 0.1 - 1e-9 <= back <= 0.2 + 1e-9
+        if len(parts) == 3:
+            shapes["open, leaf out of sight"] += 1
+            continue
+        shapes["open, leaf in the room"] += 1
+        leaf = parts[0]
+        assert 0.85 - 1e-9 <= depth(leaf)[1] <= 1.0 + 1e-9 and depth(leaf)[0] == pytest.approx(0)
+        assert sorted(leaf.hi[:2] - leaf.lo[:2])[0] == pytest.approx(0.04)      # square to the wall
+        x0, y0, x1, y1 = room.footprints[-1]
+        assert x0 - 1e-9 <= leaf.lo[0] and leaf.hi[0] <= x1 + 1e-9 and y0 - 1e-9 <= leaf.lo[1] <= leaf.hi[1] <= y1 + 1e-9
+    assert all(count >= 3 for count in shapes.values()), shapes
+
+    rooms = [S._Room(np.random.default_rng(7), "office", scan=True) for _ in range(2)]
+    rooms[1].door_rng = np.random.default_rng(12345)
+    built = [[(i.cls, [tuple(np.round(p.lo, 6)) for p in i.parts if hasattr(p, "lo")])
+              for i in r.build() if i.cls != "door"] for r in rooms]
+    assert built[0] == built[1]
