@@ -48,7 +48,7 @@ DEFAULT_POINTS = 100_000
 NOISE_SIGMA = 0.005   # metres; matches the ~5 mm range noise of the Matterport scanner used for S3DIS
 STYLES = ("surface", "scan")   # uniform surface sampling (fast) | scanner simulation (pcseg.data.scanner)
 SOFFIT_SHARE = 0.35   # scanned rooms with a lowered part of the ceiling (_Room.add_soffit)
-# scanned rooms' doors that stand open (_Room.add_opening): an open doorway shows its frame running through the
+# scanned rooms' doors that stand open (_Room.open_door): an open doorway shows its frame running through the
 # wall (S3DIS labels the frame door, and the open leaf where it is seen) and no leaf in the wall plane. Offices
 # keep doors open and closed alike; half and half is a modelling choice, not a measured share.
 OPEN_DOOR_SHARE = 0.5
@@ -497,11 +497,12 @@ class _Room:
                 # doors and windows sit in the wall plane: the leaf or glass a few cm behind it, a frame a
                 # little proud of it (boards hang on the wall)
                 back = rng.uniform(0.02, 0.08)
-                lo, hi = self.wall_rect(wall, u0, u1, z0, z1, -back - 0.03, -back)
-                parts = [_box(lo, hi, [f for f in _FACES if not (f[0] == 2 and f[1] == 0 and z0 == 0)])]
                 fw, proud = rng.uniform(0.04, 0.09), rng.uniform(0.0, 0.025)
                 if cls == "door" and self.door_rng.random() < OPEN_DOOR_SHARE:
                     parts, back = self.open_door(wall, u0, u1, z1)
+                else:
+                    lo, hi = self.wall_rect(wall, u0, u1, z0, z1, -back - 0.03, -back)
+                    parts = [_box(lo, hi, [f for f in _FACES if not (f[0] == 2 and f[1] == 0 and z0 == 0)])]
                 for a0, a1, b0, b1 in ((u0 - fw, u0, z0, z1), (u1, u1 + fw, z0, z1), (u0 - fw, u1 + fw, z1, z1 + fw)):
                     flo, fhi = self.wall_rect(wall, a0, a1, b0, b1, -back, proud)
                     parts.append(_box(flo, fhi))
