@@ -264,10 +264,12 @@ def knn_interpolate(x: torch.Tensor, pos_x: torch.Tensor, pos_y: torch.Tensor,
         y_idx, x_idx = _neighbours(pos_x, pos_y, int(k), None, batch_x, batch_y, None)
         diff = pos_x[x_idx] - pos_y[y_idx]
         w = 1.0 / (diff * diff).sum(-1, keepdim=True).clamp_min(1e-16)
-    m = pos_y.shape[0]
-    num = torch.zeros(m, x.shape[1], dtype=x.dtype, device=x.device).index_add_(0, y_idx, x[x_idx] * w.to(x.dtype))
-    den = torch.zeros(m, 1, dtype=x.dtype, device=x.device).index_add_(0, y_idx, w.to(x.dtype))
-    return num / den
+        m = pos_y.shape[0]
+        den = torch.zeros(m, 1, dtype=w.dtype, device=w.device).index_add_(0, y_idx, w)
+        # normalised before any cast: a raw weight reaches 1e16, past float16's 65504 under mixed precision
+        w = w / den[y_idx]
+    out = torch.zeros(m, x.shape[1], dtype=x.dtype, device=x.device).index_add_(0, y_idx, x[x_idx] * w.to(x.dtype))
+    return torch.where(den > 0, out, torch.nan)
 
 
 __all__ = ["fps", "knn", "knn_graph", "radius", "radius_graph", "knn_interpolate"]

@@ -159,6 +159,22 @@ def test_knn_interpolate_matches_inverse_squared_distance():
     torch.testing.assert_close(same, feat[:3], rtol=1e-4, atol=1e-4)
 
 
+def test_knn_interpolate_of_half_precision_features_stays_finite():
+    """Under CUDA mixed precision the features are float16: a dense point on (or within 4 mm of) a sparse
+    point has a raw weight beyond float16's range, which once gave inf / inf = NaN."""
+    g = torch.Generator().manual_seed(7)
+    pos_x = torch.rand(30, 3, generator=g)
+    pos_y = torch.cat([pos_x[:4], pos_x[4:8] + 1e-3, torch.rand(8, 3, generator=g)])
+    feat = torch.randn(30, 5, generator=g)
+    full = pyg.knn_interpolate(feat, pos_x, pos_y)
+    half = pyg.knn_interpolate(feat.half(), pos_x, pos_y)
+    assert half.dtype == torch.float16 and torch.isfinite(half).all()
+    torch.testing.assert_close(half.float(), full, rtol=1e-2, atol=1e-2)
+    # an example with no points to interpolate from still gives NaN, as in PyG
+    lone = pyg.knn_interpolate(feat, pos_x, pos_y[:2], torch.zeros(30, dtype=torch.long), torch.tensor([0, 1]))
+    assert torch.isfinite(lone[0]).all() and torch.isnan(lone[1]).all()
+
+
 def test_bad_batch_vectors_are_clear_errors():
     x = torch.rand(4, 3)
     with pytest.raises(ValueError, match="sorted"):
