@@ -2,7 +2,8 @@
 
 ``torchrun --nproc_per_node=N -m pcseg train CONFIG`` sets WORLD_SIZE, RANK and LOCAL_RANK (plus
 MASTER_ADDR/MASTER_PORT); :func:`setup` reads them and initialises the default process group (gloo on CPU,
-nccl on CUDA). Without those variables everything runs in one process and the helpers are no-ops.
+nccl on CUDA). A torchrun launch of one process initialises it too, so one GPU runs the same DDP and NCCL
+code as several. Without those variables everything runs in one process and the helpers are no-ops.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ class DistInfo:
     world_size: int = 1
     local_rank: int = 0
     device: torch.device = torch.device("cpu")
+    launched: bool = False            # started by torchrun: a process group exists, even of one process
 
     @property
     def is_main(self) -> bool:
@@ -26,7 +28,7 @@ class DistInfo:
 
     @property
     def enabled(self) -> bool:
-        return self.world_size > 1
+        return self.launched or self.world_size > 1
 
 
 def resolve_device(name: str, local_rank: int = 0) -> torch.device:
@@ -47,19 +49,20 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
 
 
 def setup(device: str = "auto") -> DistInfo:
-    """Initialise the process group when launched by torchrun (WORLD_SIZE > 1); return this process's role."""
+    """Initialise the process group when launched by torchrun (or WORLD_SIZE > 1); return this process's role."""
     import torch.distributed as dist
 
     world = int(os.environ.get("WORLD_SIZE", "1"))
+    launched = world > 1 or "TORCHELASTIC_RUN_ID" in os.environ      # torchrun sets the run id, even for one
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     dev = resolve_device(device, local_rank)
-    if world > 1 and not dist.is_initialized():
+    if launched and not dist.is_initialized():
         backend = "nccl" if dev.type == "cuda" else "gloo"
         if dev.type == "cuda":
             torch.cuda.set_device(dev)
         dist.init_process_group(backend=backend, rank=rank, world_size=world)
-    return DistInfo(rank=rank, world_size=world, local_rank=local_rank, device=dev)
+    return DistInfo(rank=rank, world_size=world, local_rank=local_rank, device=dev, launched=launched)
 
 
 def cleanup() -> None:

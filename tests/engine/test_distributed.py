@@ -37,3 +37,29 @@ def test_torchrun_two_processes(tiny_cache, tmp_path):
     assert record["val_points"] == val_points(tiny_cache)
     ckpt = load_checkpoint(run / "last.pt")
     assert ckpt["step"] == 6 and ckpt["epoch"] == 1      # 6 steps per rank with batch 4 // 2 = 2
+
+
+def test_torchrun_of_one_process_initialises_the_group(monkeypatch):
+    """torchrun --nproc_per_node=1 runs the same process-group (and DDP) code as several processes, so one
+    GPU exercises NCCL; a plain run initialises nothing."""
+    import torch.distributed as dist
+
+    from pcseg.engine import distributed
+
+    for key in ("TORCHELASTIC_RUN_ID", "WORLD_SIZE", "RANK", "LOCAL_RANK"):
+        monkeypatch.delenv(key, raising=False)
+    plain = distributed.setup("cpu")
+    assert not plain.enabled and not dist.is_initialized()
+    monkeypatch.setenv("TORCHELASTIC_RUN_ID", "test")
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    monkeypatch.setenv("MASTER_PORT", "29531")
+    try:
+        info = distributed.setup("cpu")
+        assert info.enabled and info.world_size == 1
+        assert dist.is_initialized() and dist.get_backend() == "gloo"
+        assert distributed.sum_over_ranks([2.0, 3.0]) == [2.0, 3.0]
+    finally:
+        distributed.cleanup()
+    assert not dist.is_initialized()
