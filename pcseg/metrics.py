@@ -153,9 +153,9 @@ class ConfusionMatrix:
             return self
         if not (dist.is_available() and dist.is_initialized()):
             return self
-        device = torch.device("cuda", torch.cuda.current_device()) \
-            if dist.get_backend() == "nccl" else torch.device("cpu")
-        t = torch.from_numpy(self.matrix.copy()).to(device)
+        from pcseg.engine.distributed import collective_device
+
+        t = torch.from_numpy(self.matrix.copy()).to(collective_device())
         dist.all_reduce(t, op=dist.ReduceOp.SUM)
         self._host[:] = t.cpu().numpy()
         return self

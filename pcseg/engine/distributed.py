@@ -79,24 +79,34 @@ def barrier() -> None:
         dist.barrier()
 
 
-def any_true(flag: bool, device: torch.device | None = None) -> bool:
+def collective_device() -> torch.device:
+    """Where the tensors of a collective must live: this rank's GPU under NCCL (which has no CPU
+    collectives), the CPU under gloo."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized() and dist.get_backend() == "nccl":
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
+
+
+def any_true(flag: bool) -> bool:
     """True on every rank if ``flag`` is true on any rank (used to stop all ranks at the same step)."""
     import torch.distributed as dist
 
     if not (dist.is_available() and dist.is_initialized()):
         return flag
-    t = torch.tensor([1 if flag else 0], dtype=torch.int32, device=device or torch.device("cpu"))
+    t = torch.tensor([1 if flag else 0], dtype=torch.int32, device=collective_device())
     dist.all_reduce(t, op=dist.ReduceOp.MAX)
     return bool(t.item())
 
 
-def mean_over_ranks(values: list[float], device: torch.device | None = None) -> list[float]:
+def mean_over_ranks(values: list[float]) -> list[float]:
     """Average a few floats over the ranks (no-op in one process)."""
     import torch.distributed as dist
 
     if not (dist.is_available() and dist.is_initialized()):
         return values
-    t = torch.tensor(values, dtype=torch.float64, device=device or torch.device("cpu"))
+    t = torch.tensor(values, dtype=torch.float64, device=collective_device())
     dist.all_reduce(t, op=dist.ReduceOp.SUM)
     return (t / dist.get_world_size()).tolist()
 
@@ -112,15 +122,16 @@ def gather_objects(obj: object) -> list:
     return out
 
 
-def sum_over_ranks(values: list[float], device: torch.device | None = None) -> list[float]:
+def sum_over_ranks(values: list[float]) -> list[float]:
+    """Sum a few floats over the ranks (no-op in one process)."""
     import torch.distributed as dist
 
     if not (dist.is_available() and dist.is_initialized()):
         return values
-    t = torch.tensor(values, dtype=torch.float64, device=device or torch.device("cpu"))
+    t = torch.tensor(values, dtype=torch.float64, device=collective_device())
     dist.all_reduce(t, op=dist.ReduceOp.SUM)
     return t.tolist()
 
 
-__all__ = ["DistInfo", "setup", "cleanup", "barrier", "any_true", "mean_over_ranks", "sum_over_ranks", "gather_objects",
+__all__ = ["DistInfo", "setup", "cleanup", "barrier", "collective_device", "any_true", "mean_over_ranks", "sum_over_ranks", "gather_objects",
            "resolve_device"]

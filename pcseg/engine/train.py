@@ -307,7 +307,7 @@ def train(cfg: Config, show_progress: bool = True) -> TrainResult:
             interrupted = False
             it = iter(loader)
             while done < n_batches:
-                if dist_util.any_true(stop.requested, device if device.type == "cuda" else None):
+                if dist_util.any_true(stop.requested):
                     interrupted = True
                     break
                 batch = next(it)
@@ -391,7 +391,7 @@ def train(cfg: Config, show_progress: bool = True) -> TrainResult:
                     print(line, file=sys.stderr)
                 call_vis("plots", "save_learning_curves", out / "metrics.jsonl", out / "curves.png")
             result.epochs = epoch + 1
-            if dist_util.any_true(stop.requested, device if device.type == "cuda" else None):
+            if dist_util.any_true(stop.requested):
                 if info.is_main:
                     print(f"pcseg: interrupted after epoch {epoch + 1}; saved {out / 'last.pt'} "
                           f"(continue with resume={out / 'last.pt'})", file=sys.stderr)

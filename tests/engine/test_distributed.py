@@ -42,6 +42,7 @@ def test_torchrun_two_processes(tiny_cache, tmp_path):
 def test_torchrun_of_one_process_initialises_the_group(monkeypatch):
     """torchrun --nproc_per_node=1 runs the same process-group (and DDP) code as several processes, so one
     GPU exercises NCCL; a plain run initialises nothing."""
+    import torch
     import torch.distributed as dist
 
     from pcseg.engine import distributed
@@ -60,6 +61,7 @@ def test_torchrun_of_one_process_initialises_the_group(monkeypatch):
         assert info.enabled and info.world_size == 1
         assert dist.is_initialized() and dist.get_backend() == "gloo"
         assert distributed.sum_over_ranks([2.0, 3.0]) == [2.0, 3.0]
+        assert distributed.collective_device() == torch.device("cpu")      # gloo; NCCL would want the GPU
     finally:
         distributed.cleanup()
     assert not dist.is_initialized()
