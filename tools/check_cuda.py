@@ -1,10 +1,12 @@
 """The CUDA paths against the CPU ones, on one GPU: ops, bundled-model inference and training steps.
 
-    python tools/check_cuda.py --s3dis CACHE --kitti RAW [--out DIR]
+    python tools/check_cuda.py --prepare DIR                      # here: write the data (needs Open3D)
+    python tools/check_cuda.py --s3dis DIR/s3dis --kitti DIR/kitti [--out OUT] [--only CHECK...]   # on the GPU
 
-CACHE is a prepared synthetic S3DIS cache with Areas 1 and 5 (``pcseg synth s3dis`` + ``pcseg prepare s3dis``),
-RAW a synthetic SemanticKITTI tree with sequences 00 and 08 (``pcseg synth lidar``). Every check prints one
-line, ``ok`` or ``FAIL`` with what differed, and the exit status is the number of failures. Checks:
+``--prepare`` writes a prepared synthetic S3DIS cache with Areas 1 and 5 (6 rooms, 340k points) and a
+synthetic SemanticKITTI tree (sequence 00: 8 scans, 08: 4), about 40 MB, so that a GPU machine without
+Open3D needs only PyTorch, PyG, numba, NumPy, SciPy, h5py, PyYAML, tqdm and matplotlib. Every check prints
+one line, ``ok`` or ``FAIL`` with what differed, and the exit status is the number of failures. Checks:
 
 - ops: farthest point sampling, kNN and the A-CNN ring query on CUDA tensors (the pure PyTorch path) give
   the CPU kernels' results (FPS indices equal; kNN / ring distances within 1e-5);
@@ -172,15 +174,40 @@ def time_paper(device: str, s3dis: Path, kitti: Path, out: Path, steps: int) -> 
                f"(second epoch of {steps} steps; {secs:.0f} s in all)")
 
 
+def prepare(root: Path) -> None:
+    """The check's data: 6 surface-sampled rooms (Areas 1 and 5) prepared, and two short synthetic drives."""
+    import shutil
+    import tempfile
+
+    from pcseg.data.prepare import prepare_s3dis
+    from pcseg.data.synth_lidar import synth_lidar
+    from pcseg.data.synth_s3dis import synth_s3dis
+
+    with tempfile.TemporaryDirectory(prefix="pcseg_check_") as tmp:
+        synth_s3dis(Path(tmp) / "raw", areas=(1, 5), rooms_per_area=3, points_per_room=60_000, seed=3)
+        prepare_s3dis(Path(tmp) / "raw", root / "s3dis", progress=False, verbose=False)
+        synth_lidar(root / "kitti", sequences=["08"], scans=4, seed=4)
+        synth_lidar(Path(tmp) / "train", sequences=["00"], scans=8, seed=3)      # batch 8 of the paper config
+        shutil.rmtree(root / "kitti" / "sequences" / "00", ignore_errors=True)
+        shutil.move(str(Path(tmp) / "train" / "sequences" / "00"), root / "kitti" / "sequences" / "00")
+    print(f"wrote {root / 's3dis'} and {root / 'kitti'}")
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--s3dis", type=Path, required=True, help="prepared S3DIS cache (Areas 1 and 5)")
-    p.add_argument("--kitti", type=Path, required=True, help="SemanticKITTI tree with sequence 08")
+    p.add_argument("--prepare", type=Path, default=None, help="write the synthetic data under this folder, then stop")
+    p.add_argument("--s3dis", type=Path, help="prepared S3DIS cache (Areas 1 and 5)")
+    p.add_argument("--kitti", type=Path, help="SemanticKITTI tree with sequences 00 and 08")
     p.add_argument("--out", type=Path, default=Path("runs/check_cuda"))
     p.add_argument("--steps", type=int, default=8, help="training steps per model")
     p.add_argument("--device", default="cuda", help="cuda (cpu only to try the script itself)")
     p.add_argument("--only", nargs="*", default=["ops", "eval", "train", "torchrun", "paper"])
     args = p.parse_args()
+    if args.prepare is not None:
+        prepare(args.prepare)
+        return 0
+    if args.s3dis is None or args.kitti is None:
+        p.error("--s3dis and --kitti are needed (write them with --prepare DIR)")
 
     import torch
 
