@@ -105,3 +105,37 @@ def test_segment_own_labels_of_another_class_set_and_absurd_extent(trained, tmp_
         assert "huge.npy: the cloud spans" in err and "Traceback" not in err
         assert len(np.load(tmp_path / f"o{tile}" / "raw_ids.npy")) == 300
         assert not list((tmp_path / f"o{tile}").glob("huge*"))
+
+
+def test_ctrl_c_in_segment_exits_130_and_writes_no_output(tmp_path):
+    """SIGINT while a large cloud is labelled tile by tile: exit 130, one line, no label or PLY file."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    from .conftest import REPO
+
+    rng = np.random.default_rng(0)
+    n = 600_000                                   # five tiles of 120k points: ~25 s of work here
+    cloud = np.concatenate([rng.random((n, 3)) * [10, 8, 3], rng.integers(0, 256, (n, 3))], 1)
+    np.save(tmp_path / "big.npy", cloud.astype(np.float32))
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "pcseg", "segment", str(tmp_path / "big.npy"), "--model",
+                             "indoor", "--out", str(out), "--tile-points", "120000"], cwd=REPO,
+                            env=dict(os.environ, OMP_NUM_THREADS="1"), stderr=subprocess.PIPE, text=True)
+    err: list[str] = []
+    reader = threading.Thread(target=lambda: err.extend(iter(lambda: proc.stderr.read(1), "")), daemon=True)
+    reader.start()
+    deadline = time.monotonic() + 120
+    while "tiles" not in "".join(err) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)                           # the model is loaded and the first tile is being labelled
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=60)
+    reader.join(timeout=10)
+    text = "".join(err)
+    assert proc.returncode == 130, text[-2000:]
+    assert text.rstrip().endswith("pcseg: interrupted")
+    assert not out.exists() or list(out.iterdir()) == []
