@@ -60,6 +60,13 @@ class OptimConfig:
     lr_decay_steps: int = 300_000     # step decay: lr *= lr_decay_rate every lr_decay_steps optimiser steps
     lr_decay_rate: float = 0.5
     min_lr: float = 0.0               # floor of the step decay (the PointNet reference clips at 1e-5)
+    # batch-norm momentum schedule of the PointNet family's TensorFlow references (get_bn_decay in
+    # charlesq34/pointnet and pointnet2 train.py; A-CNN's is theirs): momentum bn_momentum, times
+    # bn_momentum_rate every lr_decay_steps steps, floored at bn_momentum_min (their decay 0.5 -> 0.99).
+    # null: every batch-norm layer keeps its own momentum (PyTorch's 0.1)
+    bn_momentum: float | None = None
+    bn_momentum_rate: float = 0.5
+    bn_momentum_min: float = 0.01
 
 
 @dataclass
@@ -206,6 +213,9 @@ _RANGES: tuple[tuple[str, Any, str], ...] = (
     ("optim.lr_decay_steps", lambda v: v >= 1, "at least 1"),
     ("optim.lr_decay_rate", lambda v: 0 < v <= 1, "in (0, 1]"),
     ("optim.min_lr", lambda v: 0 <= v < float("inf"), "0 or more"),
+    ("optim.bn_momentum", lambda v: v is None or 0 < v <= 1, "in (0, 1] (or null: each layer's own)"),
+    ("optim.bn_momentum_rate", lambda v: 0 < v <= 1, "in (0, 1]"),
+    ("optim.bn_momentum_min", lambda v: 0 <= v <= 1, "in [0, 1]"),
     ("data.num_points", lambda v: v >= 1, "at least 1"),
     ("data.block_size", lambda v: 0 < v < float("inf"), "a positive number"),
     ("data.block_stride", lambda v: 0 < v < float("inf"), "a positive number"),

@@ -123,6 +123,18 @@ def _lr_factor(cfg: Config):
     return factor
 
 
+def _bn_momentum(cfg: Config):
+    """The batch-norm momentum after ``step`` optimiser steps (``optim.bn_momentum``), or None: leave it."""
+    o = cfg.optim
+    if o.bn_momentum is None:
+        return lambda step: None
+
+    def momentum(step: int) -> float:
+        # PyTorch's momentum is 1 - TF's decay: the references' min(0.99, 1 - 0.5 * 0.5 ** k) becomes this
+        return max(o.bn_momentum * o.bn_momentum_rate ** (step // o.lr_decay_steps), o.bn_momentum_min)
+    return momentum
+
+
 def _val_fields(cm: Any) -> dict[str, Any]:
     """A validation's entries in an epoch's metrics record (metrics.jsonl, a checkpoint's history)."""
     return {"val_miou": cm.miou, "val_oa": cm.oa, "val_macc": cm.macc, "val_fwiou": cm.fwiou,
@@ -195,6 +207,8 @@ def train(cfg: Config, show_progress: bool = True) -> TrainResult:
         model = DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
     optimizer = _optimizer(cfg, net.parameters())
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_factor(cfg))
+    bn_momentum = _bn_momentum(cfg)
+    norms = [m for m in net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
     use_amp = device.type == "cuda" and cfg.train.amp
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     counts = getattr(dataset, "class_counts", None)
@@ -312,6 +326,10 @@ def train(cfg: Config, show_progress: bool = True) -> TrainResult:
                     break
                 batch = next(it)
                 label = batch["label"].to(device, non_blocking=True)
+                bn = bn_momentum(step)
+                if bn is not None:
+                    for m in norms:
+                        m.momentum = bn
                 with torch.autocast(device.type, enabled=use_amp):
                     logits = forward(model, batch)
                     loss = loss_fn(logits.float(), label)

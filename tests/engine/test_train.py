@@ -82,6 +82,32 @@ def test_lr_decay_and_floor(tiny_cache, tmp_path):
     assert lines[0]["lr"] == pytest.approx(0.005) and lines[1]["lr"] == pytest.approx(0.004)
 
 
+def test_batch_norm_momentum_follows_the_reference_schedule(tiny_cache, tmp_path, monkeypatch):
+    """optim.bn_momentum: the TF references' BN decay 0.5 -> 0.99 as PyTorch momentum 0.5 -> 0.01, set on
+    every batch-norm layer before each step; null leaves PyTorch's 0.1."""
+    import pcseg.models
+
+    built = []
+    original = pcseg.models.create_model
+    monkeypatch.setattr(pcseg.models, "create_model", lambda *a, **k: built.append(original(*a, **k)) or built[-1])
+
+    def momenta(**optim):
+        cfg = tiny_config(tiny_cache, tmp_path / f"run{len(built)}", epochs=2, val_every=0)
+        cfg.optim.lr_decay_steps = 4
+        for key, value in optim.items():
+            setattr(cfg.optim, key, value)
+        train(cfg, show_progress=False)
+        return {m.momentum for m in built[-1].modules() if isinstance(m, torch.nn.BatchNorm1d)}
+
+    # the last of 12 steps starts after 11: 0.5 * 0.5 ** (11 // 4) = 0.125; floored at 0.2
+    assert momenta(bn_momentum=0.5) == {0.125}
+    assert momenta(bn_momentum=0.5, bn_momentum_min=0.2) == {0.2}
+    assert momenta() == {0.1}
+    with pytest.raises(PcsegError, match="bn_momentum"):
+        from pcseg.config import load_config
+        load_config(None, ["optim.bn_momentum=1.5"])
+
+
 @pytest.mark.parametrize("name,args", [("pointnet2", {"width": 0.25, "radius_scale": 2.0}),
                                        ("point_transformer", {"width": 0.25, "blocks": [1, 1, 1, 1, 1]})])
 def test_pyg_models_train_evaluate_and_segment_through_the_engine(tiny_cache, tmp_path, name, args):
