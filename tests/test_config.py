@@ -50,3 +50,16 @@ def test_train_with_zero_epochs_fails_before_reading_data(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.endswith("train.epochs must be at least 1, got 0") and "cache" not in err
     assert not (tmp_path / "run").exists()
+
+
+def test_every_shipped_config_loads():
+    """configs/*.yaml: known keys, right types, values in range (a typo there would only show on a user's GPU)."""
+    from pathlib import Path
+
+    from pcseg.models import model_names
+
+    paths = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
+    assert len(paths) >= 10
+    for path in paths:
+        cfg = load_config(path)
+        assert cfg.model.name in model_names(), path
