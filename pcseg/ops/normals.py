@@ -35,7 +35,10 @@ def estimate_normals(coord: torch.Tensor, k: int = 16, viewpoint: torch.Tensor |
         b, n, kk = idx.shape
         nb = torch.gather(pts, 1, idx.reshape(b, -1, 1).expand(-1, -1, 3)).reshape(b, n, kk, 3)
         centred = nb - nb.mean(dim=2, keepdim=True)
-        cov = centred.transpose(2, 3) @ centred / kk                        # (B, N, 3, 3)
+        # in float32 under mixed precision too: autocast runs a CUDA matmul in float16, whose ~1e-3 relative
+        # error swamps the smallest eigenvalue of a flat patch, the one whose eigenvector is the normal
+        with torch.autocast(pts.device.type, enabled=False):
+            cov = centred.transpose(2, 3) @ centred / kk                    # (B, N, 3, 3)
         normals = smallest_eigenvector(cov.double()).to(torch.float32)
         return orient_normals(pts, normals, viewpoint)
 
