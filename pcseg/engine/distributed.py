@@ -76,7 +76,10 @@ def barrier() -> None:
     import torch.distributed as dist
 
     if dist.is_available() and dist.is_initialized():
-        dist.barrier()
+        if dist.get_backend() == "nccl":         # name the rank's GPU: NCCL otherwise guesses (and warns)
+            dist.barrier(device_ids=[torch.cuda.current_device()])
+        else:
+            dist.barrier()
 
 
 def collective_device() -> torch.device:
