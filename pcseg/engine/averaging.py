@@ -19,7 +19,7 @@ from typing import Callable, Iterable
 
 import torch
 
-__all__ = ["WeightAverage", "recompute_batchnorm"]
+__all__ = ["WeightAverage", "batch_norms", "recompute_batchnorm"]
 
 
 class WeightAverage:
@@ -59,12 +59,17 @@ class WeightAverage:
         return out
 
 
+def batch_norms(model: torch.nn.Module) -> list[torch.nn.Module]:
+    """Every batch-norm layer of ``model`` (1-, 2- and 3-d)."""
+    return [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+
+
 def recompute_batchnorm(model: torch.nn.Module, batches: Iterable, forward: Callable[[torch.nn.Module, object], object]
                         ) -> int:
     """Reset every batch-norm layer of ``model`` and set its running statistics to the plain mean over
     ``batches`` (each passed to ``forward(model, batch)`` in training mode, without gradients). Returns the
     number of batches used; a model without batch norm is left as it is (0)."""
-    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    norms = batch_norms(model)
     if not norms:
         return 0
     momenta = {}

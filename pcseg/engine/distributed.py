@@ -76,10 +76,9 @@ def barrier() -> None:
     import torch.distributed as dist
 
     if dist.is_available() and dist.is_initialized():
-        if dist.get_backend() == "nccl":         # name the rank's GPU: NCCL otherwise guesses (and warns)
-            dist.barrier(device_ids=[torch.cuda.current_device()])
-        else:
-            dist.barrier()
+        device = collective_device()
+        # under NCCL name the rank's GPU: NCCL otherwise guesses (and warns)
+        dist.barrier(device_ids=[device.index] if device.type == "cuda" else None)
 
 
 def collective_device() -> torch.device:

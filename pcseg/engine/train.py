@@ -159,7 +159,7 @@ def train(cfg: Config, show_progress: bool = True) -> TrainResult:
     from tqdm import tqdm
 
     from pcseg.engine import distributed as dist_util
-    from pcseg.engine.averaging import WeightAverage
+    from pcseg.engine.averaging import WeightAverage, batch_norms
     from pcseg.engine.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
     from pcseg.engine.data import build_datasets, class_set, family, model_args
     from pcseg.engine.evaluate import score_clouds
@@ -208,7 +208,7 @@ def train(cfg: Config, show_progress: bool = True) -> TrainResult:
     optimizer = _optimizer(cfg, net.parameters())
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_factor(cfg))
     bn_momentum = _bn_momentum(cfg)
-    norms = [m for m in net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    norms = batch_norms(net)
     use_amp = device.type == "cuda" and cfg.train.amp
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     counts = getattr(dataset, "class_counts", None)
