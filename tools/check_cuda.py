@@ -77,7 +77,7 @@ def check_ops(device: str) -> None:
            f"{differ} of {ia.numel()} indices differ")
 
 
-def labels_of(out: Path) -> dict:
+def metrics_of(out: Path) -> dict:
     return json.loads((out / "metrics.json").read_text())
 
 
@@ -93,7 +93,7 @@ def check_inference(device: str, s3dis: Path, kitti: Path, out: Path) -> None:
             if rc != 0:
                 report(f"eval {name} {dev}", False, tail)
                 break
-            scores[tag] = (labels_of(dest), secs)
+            scores[tag] = (metrics_of(dest), secs)
         if len(scores) < 2:
             continue
         (mc, tc), (mg, tg) = scores["cpu"], scores["device"]
