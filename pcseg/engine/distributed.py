@@ -108,9 +108,7 @@ def mean_over_ranks(values: list[float]) -> list[float]:
 
     if not (dist.is_available() and dist.is_initialized()):
         return values
-    t = torch.tensor(values, dtype=torch.float64, device=collective_device())
-    dist.all_reduce(t, op=dist.ReduceOp.SUM)
-    return (t / dist.get_world_size()).tolist()
+    return [v / dist.get_world_size() for v in sum_over_ranks(values)]
 
 
 def gather_objects(obj: object) -> list:
