@@ -123,6 +123,15 @@ def write_stream_outputs(out: Path, stem: str, stream: CloudStream, pred: np.nda
     return fits[0]
 
 
+def _dropped_note(dropped: int) -> str:
+    """The per-file line's word on points the reader dropped (NaN/inf coordinates): the labels written
+    follow the kept points, so a user who lines them up with the file's rows must skip the same ones."""
+    if not dropped:
+        return ""
+    return (f", {dropped:,} point{'s' if dropped > 1 else ''} with NaN/inf coordinates dropped (the labels "
+            f"follow the other points, in file order)")
+
+
 def _segment_stream(model: torch.nn.Module, stream: CloudStream, cfg: Config, device: torch.device, out: Path,
                     stem: str, classes: ClassSet, tile_points: int, show_progress: bool,
                     tta: bool = False) -> tuple[int, str]:
@@ -237,6 +246,7 @@ def segment(inputs: list[str | Path], checkpoint: str | Path, out: str | Path, s
             if stream is not None:
                 points, note = _segment_stream(model, stream, cfg, device, out, stem, classes, tile_points,
                                                show_progress, tta)
+                note += _dropped_note(stream.dropped)
                 bar.write(f"{path}: {points:,} points in tiles -> {out / stem}.*{note}", file=sys.stderr)
                 continue
             cloud = read_input(path, point_dims)
@@ -253,6 +263,7 @@ def segment(inputs: list[str | Path], checkpoint: str | Path, out: str | Path, s
                 cm = ConfusionMatrix(classes.num_classes, class_names=list(classes.names))
                 cm.update(pred, np.asarray(cloud.label))
                 note = f", against its own labels mIoU {100 * cm.miou:.1f} OA {100 * cm.oa:.1f}"
+            note += _dropped_note(cloud.meta.get("dropped_nan", 0))
             bar.write(f"{path}: {len(cloud):,} points -> {out / stem}.*{note}", file=sys.stderr)
         except PcsegError as exc:
             if exc.where is None:           # a problem of this input found past the reader (e.g. its extent)

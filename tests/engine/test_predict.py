@@ -146,3 +146,19 @@ def test_ctrl_c_in_segment_exits_130_and_writes_no_output(tmp_path):
     assert proc.returncode == 130, f"{presses} SIGINTs: " + text[-2000:]
     assert text.rstrip().endswith("pcseg: interrupted")
     assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_segment_says_when_nan_points_were_dropped(trained, tmp_path, capsys):
+    """A cloud with NaN/inf rows is labelled without them, and its line says so: the label file has fewer
+    rows than the input, whole or in tiles."""
+    ckpt = trained["a"] / "last.pt"
+    rng = np.random.default_rng(0)
+    cloud = np.column_stack([rng.random((400, 3)) * 3, rng.random((400, 3))]).astype(np.float32)
+    cloud[[5, 77], 1] = [np.nan, np.inf]
+    np.save(tmp_path / "holes.npy", cloud)
+    for tile in (2_000_000, 150):                       # whole and in tiles
+        assert segment([tmp_path / "holes.npy"], ckpt, tmp_path / f"o{tile}", show_progress=False,
+                       tile_points=tile) == 0
+        err = capsys.readouterr().err
+        assert "holes.npy: 398 points" in err and "2 points with NaN/inf coordinates dropped" in err
+        assert len(np.load(tmp_path / f"o{tile}" / "holes.npy")) == 398
