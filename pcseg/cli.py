@@ -14,6 +14,17 @@ TTA_HELP = ("test-time augmentation: average the scores of turned (3D models, 4x
             "(range models, 2x) copies")
 
 
+def _finite(text: str) -> float:
+    """A float option that must be a real number (``nan`` and ``inf`` parse as floats but mean nothing here)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="pcseg", description="Point-cloud semantic segmentation toolkit.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -74,7 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--batch-size", type=int, default=None, metavar="B",
                    help="3D models: blocks per forward pass (default: the checkpoint's train.batch_size); "
                         "smaller needs less memory, same labels")
-    s.add_argument("--sensor-origin", type=float, nargs=3, default=None, metavar=("X", "Y", "Z"),
+    s.add_argument("--sensor-origin", type=_finite, nargs=3, default=None, metavar=("X", "Y", "Z"),
                    help="range models: where the sensor was, for scans stored in a world frame")
     s.add_argument("--point-dims", type=int, default=None, metavar="N",
                    help="float32 columns of headerless .bin files: 4 x y z remission (KITTI, the default), "

@@ -197,7 +197,10 @@ def check_scan_inputs(cloud: Cloud, cfg: Config, where: str, sensor_origin: Sequ
     if spec.viewpoints != 0:
         return cloud
     if sensor_origin is not None:
-        cloud.meta["sensor_origin"] = [float(v) for v in sensor_origin]
+        origin = [float(v) for v in sensor_origin]
+        if len(origin) != 3 or not np.all(np.isfinite(origin)):
+            raise PcsegError(where, f"the sensor origin must be three finite numbers, got {sensor_origin}")
+        cloud.meta["sensor_origin"] = origin
         return cloud
     from pcseg.range.origin import estimate_sensor_origin, looks_sensor_centred
 

@@ -114,6 +114,11 @@ def test_segment_model_errors(bundle, tmp_path, capsys):
         main(["segment", str(cloud), "--model", "tiny", "--checkpoint", str(bundle / "tiny.pt"), "--out", "o"])
     assert exc.value.code == 2
     assert "not allowed with argument" in capsys.readouterr().err
+    for bad in ("nan", "inf", "x"):            # a sensor origin must be three real numbers (nan crashed here)
+        with pytest.raises(SystemExit) as exc:
+            main(["segment", str(cloud), "--model", "tiny", "--sensor-origin", bad, "0", "0", "--out", "o"])
+        assert exc.value.code == 2
+        assert "argument --sensor-origin: not a" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("name", pretrained.bundled_names())
@@ -143,3 +148,18 @@ def test_packed_validation_is_the_packed_epochs_not_the_best(tmp_path):
     assert pretrained.packed_validation(path) == {"miou": 0.5, "oa": 0.8}
     torch.save({"epoch": 3, "best_epoch": 1, "history": [{"epoch": 1, "val_miou": 0.6, "val_oa": 0.9}]}, path)
     assert pretrained.packed_validation(path) is None     # the packed epoch was never validated
+
+
+def test_segment_api_refuses_a_sensor_origin_that_is_not_three_finite_numbers(tmp_path, capsys):
+    """The CLI's parser refuses ``--sensor-origin nan 0 0``; the Python API says it in the file's line too
+    (it crashed in the projection with an index error)."""
+    from pcseg.engine.predict import segment
+
+    scan = np.random.default_rng(0).normal(0, 5, (2000, 4)).astype(np.float32)
+    scan.tofile(tmp_path / "scan.bin")
+    for bad in ([float("nan"), 0.0, 0.0], [0.0, 1.0]):
+        assert segment([tmp_path / "scan.bin"], pretrained.bundled_checkpoint("lidar"), tmp_path / "o",
+                       show_progress=False, sensor_origin=bad) == 1
+        err = capsys.readouterr().err
+        assert "scan.bin: the sensor origin must be three finite numbers" in err and "Traceback" not in err
+        assert not list((tmp_path / "o").glob("scan*"))
