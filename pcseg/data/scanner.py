@@ -49,6 +49,11 @@ AMBIENT = (0.55, 0.8)
 # surface texture: a smooth albedo field per material (sum of plane waves of 0.1-1.5 m wavelength), up to
 # +-8 %, and what is left of the camera noise after fusing many frames (sigma 2 of 255)
 TEXTURE_AMPLITUDE, TEXTURE_WAVES, CAMERA_NOISE = 0.08, 3, 2.0
+# cast shadows (``scan_room(shadows=True)``): a shadow ray leaves the surface 1 cm along its normal (so it
+# does not hit its own face); a light whose spot on the ceiling is taken by something hanging within 0.8 m
+# below it is mounted on that. Off by default: the bundled `indoor` recipe's rooms have no cast shadows, and
+# turning them on did not earn a change of its weights (README, "Cast shadows").
+CAST_SHADOWS, LIGHT_DROP, SHADOW_OFFSET = False, 0.8, 0.01
 
 
 def _quad(origin: np.ndarray, e1: np.ndarray, e2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -174,14 +179,48 @@ def _texture(xyz: np.ndarray, inst: np.ndarray, waves: tuple[np.ndarray, np.ndar
     return 1.0 + amp[inst] * np.clip(field, -1.5, 1.5) / 1.5
 
 
+def _occluded(scene: Any, points: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Whether the segment from each point to ``target`` hits the scene (a shadow ray). (n, 3) -> (n,) bool."""
+    import open3d as o3d
+
+    rays = np.concatenate([points, target[None, :] - points], axis=1).astype(np.float32)
+    return scene.test_occlusions(o3d.core.Tensor(rays), tfar=0.99, nthreads=1).numpy()
+
+
+def _mount_lights(scene: Any, lights: np.ndarray, half: np.ndarray, origins: np.ndarray, h: float
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Hang the drawn lights where a room has them. A light over a soffit, a beam or hung clutter is mounted
+    on its underside (a surface within LIGHT_DROP below the ceiling); a light that no scan position can see
+    (drawn over the block that cuts a corner off an L-shaped room) is dropped, and a room left without one
+    gets a light over its first scan position. Returns the lights, their luminaires' half sizes, and which
+    of them sit on the ceiling itself (those draw a luminaire patch there).
+
+    Shapes: (k, 3) lights, (k, 2) half, (m, 3) origins -> (k', 3), (k', 2) float64, (k',) bool.
+    """
+    import open3d as o3d
+
+    k = len(lights)
+    down = np.column_stack([lights[:, :2], np.full(k, h - 0.01), np.tile([0.0, 0.0, -1.0], (k, 1))])
+    t = scene.cast_rays(o3d.core.Tensor(down.astype(np.float32)), nthreads=1)["t_hit"].numpy()
+    lowered = t < LIGHT_DROP
+    lights = lights.copy()
+    lights[lowered, 2] = h - 0.01 - t[lowered] - 0.05
+    seen = np.array([not _occluded(scene, origins, light).all() for light in lights], dtype=bool)
+    if not seen.any():
+        return np.array([[origins[0, 0], origins[0, 1], h - 0.05]]), half[:1], np.array([True])
+    return lights[seen], half[seen], ~lowered[seen]
+
+
 def scan_room(instances: Sequence[Any], size: np.ndarray, footprints: Sequence[tuple[float, float, float, float]],
-              points: int, rng: np.random.Generator, scans: int | None = None) -> list[np.ndarray]:
+              points: int, rng: np.random.Generator, scans: int | None = None, shadows: bool = CAST_SHADOWS
+              ) -> list[np.ndarray]:
     """Scan a room from several positions; about ``points`` points in all (rays that leave the room through
     an opening are lost).
 
     ``instances`` have ``parts`` and ``color`` ((3,) base colour 0-255). Lighting: 1-4 ceiling lights,
     Lambert shading with ambient (bounced) light, luminaires on the ceiling; each scan position has its own
-    exposure and white balance, and a surface point takes the colour seen from the nearest position.
+    exposure and white balance, and a surface point takes the colour seen from the nearest position. With
+    ``shadows`` each light also casts shadows (a shadow ray per point and light; ``_mount_lights``).
 
     Shapes: -> one (n_i, 6) float64 array per instance (x y z r g b), n_i may be 0.
     """
@@ -208,6 +247,9 @@ def scan_room(instances: Sequence[Any], size: np.ndarray, footprints: Sequence[t
                               np.full(4, h - 0.05)])[: int(rng.integers(1, 5))]
     along_x = rng.random(len(lights)) < 0.5
     half = np.where(along_x[:, None], [LUMINAIRE[1] / 2, LUMINAIRE[0] / 2], [LUMINAIRE[0] / 2, LUMINAIRE[1] / 2])
+    on_ceiling = np.ones(len(lights), dtype=bool)
+    if shadows:
+        lights, half, on_ceiling = _mount_lights(scene, lights, half, origins, h)
     ambient = rng.uniform(*AMBIENT)
     exposures, balances = rng.uniform(0.8, 1.2, len(origins)), rng.uniform(0.92, 1.08, (len(origins), 3))
     texture = _texture_waves(len(instances), rng)
@@ -229,12 +271,15 @@ def scan_room(instances: Sequence[Any], size: np.ndarray, footprints: Sequence[t
         surface = origin + d * t[:, None]
         t_noisy = t + rng.normal(0, 1, len(t)) * (NOISE_A + NOISE_B * t)
         xyz = origin + d * t_noisy[:, None]
-        # lighting: ambient + Lambert from the ceiling lights (inverse-square falloff, softened)
+        # lighting: ambient + Lambert from the ceiling lights (inverse-square falloff, softened), and each
+        # light's cast shadows: a point that cannot see the light gets only the ambient part from it
         diffuse = np.zeros(len(t))
+        lift = surface + normal * SHADOW_OFFSET
         for light in lights:
             to_light = light - xyz
             dist = np.linalg.norm(to_light, axis=1) + 1e-6
-            diffuse += np.clip(np.sum(normal * to_light, axis=1) / dist, 0, 1) / (1 + 0.08 * dist ** 2)
+            lit = ~_occluded(scene, lift, light) if shadows else 1.0
+            diffuse += lit * np.clip(np.sum(normal * to_light, axis=1) / dist, 0, 1) / (1 + 0.08 * dist ** 2)
         shade = ambient + (1 - ambient) * np.clip(diffuse / max(len(lights), 1) * 1.6, 0, 1.2)
         # the texture: each surface point is coloured from the photograph of the nearest scan position (its
         # exposure and white balance), so exposure changes patch by patch, not point by point
@@ -242,7 +287,8 @@ def scan_room(instances: Sequence[Any], size: np.ndarray, footprints: Sequence[t
         exposure, balance = exposures[nearest], balances[nearest]
         albedo = colors[inst] * _texture(surface, inst, texture)[:, None]
         lamp = (normal[:, 2] < -0.9) & (surface[:, 2] > h - 0.02)
-        lamp &= np.any(np.all(np.abs(surface[:, None, :2] - lights[None, :, :2]) <= half[None], axis=2), axis=1)
+        lamp &= np.any(np.all(np.abs(surface[:, None, :2] - lights[None, :, :2]) <= half[None], axis=2)
+                       & on_ceiling[None], axis=1)
         rgb = albedo * (shade * exposure)[:, None] * balance
         rgb[lamp] = LUMINAIRE_RGB   # the lamp is the light: near-white in every exposure and white balance
         rgb += rng.normal(0, CAMERA_NOISE, rgb.shape)
