@@ -274,7 +274,7 @@ def scan_room(instances: Sequence[Any], size: np.ndarray, footprints: Sequence[t
         # lighting: ambient + Lambert from the ceiling lights (inverse-square falloff, softened), and each
         # light's cast shadows: a point that cannot see the light gets only the ambient part from it
         diffuse = np.zeros(len(t))
-        lift = surface + normal * SHADOW_OFFSET
+        lift = surface + normal * SHADOW_OFFSET if shadows else None
         for light in lights:
             to_light = light - xyz
             dist = np.linalg.norm(to_light, axis=1) + 1e-6
