@@ -86,7 +86,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--realdata", type=Path, default=REPO.parent / "shared" / "realdata")
+    p.add_argument("--lidar-checkpoint", type=Path, default=None,
+                   help="time this checkpoint end to end in the bundled lidar model's place (a trial's weights)")
     args = p.parse_args(argv)
+    if args.lidar_checkpoint is not None and not args.lidar_checkpoint.is_file():
+        print(f"{args.lidar_checkpoint}: no such checkpoint", file=sys.stderr)
+        return 2
     import torch
 
     from pcseg.engine.export import _example_inputs, export, session
@@ -123,15 +128,16 @@ def main(argv: list[str] | None = None) -> int:
         scan = args.realdata / "torch-points3d" / "KITTI" / "000000.bin"
         from pcseg.pretrained import bundled_checkpoint, bundled_names
 
-        if not scan.is_file() or "lidar" not in bundled_names():
+        if not scan.is_file() or (args.lidar_checkpoint is None and "lidar" not in bundled_names()):
             print("\n(real KITTI scan or bundled lidar model missing: end-to-end part skipped)")
             return 0
         from pcseg.engine.inference import predict_cloud
         from pcseg.engine.predict import check_scan_inputs, read_input
 
-        ckpt = bundled_checkpoint("lidar")
+        ckpt = args.lidar_checkpoint or bundled_checkpoint("lidar")
+        which = f"checkpoint {ckpt}" if args.lidar_checkpoint else "the bundled lidar model"
         export(ckpt, tmp / "lidar.onnx")
-        print(f"\nThe real KITTI scan ({scan.name}) end to end with the bundled lidar model: read, project, "
+        print(f"\nThe real KITTI scan ({scan.name}) end to end with {which}: read, project, "
               f"network, back-project with kNN, argmax ({args.repeats} runs each, taking turns, load average "
               f"{os.getloadavg()[0]:.2f}):\n")
         print("| runtime | best | median | points |")

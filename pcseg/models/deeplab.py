@@ -16,6 +16,10 @@ What is changed for 64-row LiDAR images (documented choices, not from the paper)
   3x3 kernel dilated by 12 would read only zero padding vertically. At output stride 8 (8 rows) rates up to 6
   still see real rows.
 - The image-pooling branch has no BatchNorm (a 1x1 pooled map makes BN degenerate for batch size 1).
+- ``row_stride=1`` makes the stem stride along columns only, so every feature map keeps twice the rows: a
+  64-beam image has few rows and each is a whole laser, so RangeNet++ (Milioto et al., IROS 2019, Sec. III-B)
+  downsamples range images horizontally only. Halving the vertical stride once, not at every stage, is the
+  compromise that keeps the network within the 2-core time budget (about twice the compute).
 """
 
 from __future__ import annotations
@@ -27,7 +31,8 @@ import torch.nn.functional as F
 from torch import nn
 
 
-def _conv_bn_relu(cin: int, cout: int, kernel: int = 3, stride: int = 1, dilation: int = 1) -> nn.Sequential:
+def _conv_bn_relu(cin: int, cout: int, kernel: int = 3, stride: int | tuple[int, int] = 1,
+                  dilation: int = 1) -> nn.Sequential:
     pad = dilation * (kernel - 1) // 2
     return nn.Sequential(nn.Conv2d(cin, cout, kernel, stride, pad, dilation=dilation, bias=False),
                          nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
@@ -54,19 +59,22 @@ class BasicBlock(nn.Module):
 
 class ResNetEncoder(nn.Module):
     """Stem (stride 2) + four residual stages; returns (low-level features at stride 4, deep features at
-    stride ``output_stride``).
+    stride ``output_stride``); with ``row_stride=1`` the rows' strides are half those.
 
     Shapes: (B, C_in, H, W) -> ((B, width, H/4, W/4), (B, 8*width, H/os, W/os))
     """
 
     def __init__(self, in_channels: int, width: int = 32, layers: Sequence[int] = (2, 2, 2, 2),
-                 output_stride: int = 16):
+                 output_stride: int = 16, row_stride: int = 2):
         super().__init__()
+        if row_stride not in (1, 2):
+            raise ValueError(f"row_stride must be 1 or 2, got {row_stride}")
         if output_stride not in (8, 16):
             raise ValueError(f"output_stride must be 8 or 16, got {output_stride}")
         if len(layers) != 4 or any(int(n) < 1 for n in layers):
             raise ValueError(f"layers must be four positive block counts, got {list(layers)}")
-        self.stem = nn.Sequential(_conv_bn_relu(in_channels, width, 3, stride=2), _conv_bn_relu(width, width))
+        self.stem = nn.Sequential(_conv_bn_relu(in_channels, width, 3, stride=(int(row_stride), 2)),
+                                  _conv_bn_relu(width, width))
         # (stride, dilation) per stage; stages past the output stride dilate instead of striding
         if output_stride == 16:
             plan = [(2, 1), (2, 1), (2, 1), (1, 2)]
@@ -122,7 +130,10 @@ class DeepLabV3Plus(nn.Module):
         num_classes: output classes K.
         width: channels of the first residual stage (stages use width x 1, 2, 4, 8).
         layers: residual blocks per stage ((2, 2, 2, 2) is ResNet-18's layout).
-        output_stride: 16 or 8; H and W must be multiples of it.
+        output_stride: 16 or 8; W must be a multiple of it, and H of it (``row_stride=2``) or of half
+            of it (``row_stride=1``).
+        row_stride: the stem's stride along rows: 2 as the paper, 1 to keep twice the rows in every
+            feature map (see the module's notes).
         aspp_rates: dilation rates of the ASPP (rate 1 = the 1x1 branch).
         aspp_channels: ASPP / decoder channels (the paper's 256; default 4 x width).
         low_level_channels: projection of the stride-4 skip (48 in the paper).
@@ -134,10 +145,11 @@ class DeepLabV3Plus(nn.Module):
     def __init__(self, in_channels: int = 5, num_classes: int = 19, width: int = 32,
                  layers: Sequence[int] = (2, 2, 2, 2), output_stride: int = 16,
                  aspp_rates: Sequence[int] = (1, 2, 4, 6), aspp_channels: int | None = None,
-                 low_level_channels: int = 48, dropout: float = 0.1):
+                 low_level_channels: int = 48, dropout: float = 0.1, row_stride: int = 2):
         super().__init__()
         self.output_stride = int(output_stride)
-        self.encoder = ResNetEncoder(in_channels, width, layers, self.output_stride)
+        self.row_stride = int(row_stride)
+        self.encoder = ResNetEncoder(in_channels, width, layers, self.output_stride, self.row_stride)
         ch = int(aspp_channels) if aspp_channels else 4 * width
         self.aspp = ASPP(self.encoder.out_channels, ch, aspp_rates, dropout)
         self.low_proj = _conv_bn_relu(self.encoder.low_channels, low_level_channels, 1)
@@ -148,8 +160,10 @@ class DeepLabV3Plus(nn.Module):
     def check_size(self, h: int, w: int) -> None:
         """Raise ValueError unless the encoder can stride an (h, w) image exactly."""
         s = self.output_stride
-        if h % s or w % s or h <= 0 or w <= 0:
-            raise ValueError(f"H and W must be multiples of {s} (output_stride), got {h}x{w}")
+        rows = s * self.row_stride // 2
+        if h % rows or w % s or h <= 0 or w <= 0:
+            what = f"H and W must be multiples of {s}" if rows == s else f"H must be a multiple of {rows} and W of {s}"
+            raise ValueError(f"{what} (output_stride), got {h}x{w}")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 4:

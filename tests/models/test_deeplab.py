@@ -64,3 +64,36 @@ def test_dilation_keeps_the_feature_map():
     model = _tiny(output_stride=16).eval()
     low, deep = model.encoder(torch.randn(1, 5, 32, 64))
     assert low.shape[-2:] == (8, 16) and deep.shape[-2:] == (2, 4)
+
+
+def test_row_stride_one_keeps_twice_the_rows():
+    model = _tiny(output_stride=8, row_stride=1).eval()
+    low, deep = model.encoder(torch.randn(1, 5, 32, 64))
+    assert low.shape[-2:] == (16, 16) and deep.shape[-2:] == (8, 8)
+    with torch.no_grad():
+        assert model(torch.randn(2, 5, 12, 64)).shape == (2, 7, 12, 64)
+    with pytest.raises(ValueError, match=r"H must be a multiple of 4 and W of 8.*10x64"):
+        model(torch.randn(1, 5, 10, 64))
+    with pytest.raises(ValueError, match="row_stride"):
+        _tiny(row_stride=3)
+
+
+@pytest.mark.parametrize("row_stride,learns", [(1, True), (2, False)])
+def test_bands_two_rows_high_need_row_stride_one(row_stride, learns):
+    # Labels in bands two rows high (a kerb or a pole's top seen by two beams): the default stem's
+    # quarter-height logits cannot draw them, the column-only stem's half-height logits can.
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    model = _tiny(in_channels=1, num_classes=2, output_stride=8, row_stride=row_stride, dropout=0.0)
+    rows = torch.arange(16) // 2 % 2
+    target = rows.view(1, 16, 1).expand(4, 16, 32)
+    x = (2.0 * target - 1.0).unsqueeze(1).float()
+    opt = torch.optim.Adam(model.parameters(), 1e-2)
+    for _ in range(150):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(x), target).backward()
+        opt.step()
+    model.eval()
+    with torch.no_grad():
+        acc = (model(x).argmax(1) == target).float().mean().item()
+    assert (acc > 0.95) == learns, acc
