@@ -125,7 +125,11 @@ def test_ctrl_c_in_segment_exits_130_and_writes_no_output(tmp_path):
     out = tmp_path / "out"
     proc = subprocess.Popen([sys.executable, "-m", "pcseg", "segment", str(tmp_path / "big.npy"), "--model",
                              "indoor", "--out", str(out), "--tile-points", "120000"], cwd=REPO,
-                            env=dict(os.environ, OMP_NUM_THREADS="1"), stderr=subprocess.PIPE, text=True)
+                            env=dict(os.environ, OMP_NUM_THREADS="1"), stderr=subprocess.PIPE, text=True,
+                            # as a terminal runs it: a shell that starts the tests in the background (`cmd &`
+                            # without job control) leaves SIGINT ignored, the child inherits that, and Python
+                            # then keeps it ignored, so Ctrl-C would never arrive
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     err: list[str] = []
     reader = threading.Thread(target=lambda: err.extend(iter(lambda: proc.stderr.read(1), "")), daemon=True)
     reader.start()
@@ -133,9 +137,9 @@ def test_ctrl_c_in_segment_exits_130_and_writes_no_output(tmp_path):
     while "tiles" not in "".join(err) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.1)                           # the model is loaded and the first tile is being labelled
     presses = 0
-    while proc.poll() is None and presses < 3:        # a user presses again when the first is not seen: one CI
-        proc.send_signal(signal.SIGINT)               # run (2026-12-05) ran to the end after one SIGINT, cause
-        presses += 1                                  # not found (README Status)
+    while proc.poll() is None and presses < 3:        # a user presses again when the first is not seen
+        proc.send_signal(signal.SIGINT)
+        presses += 1
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
