@@ -162,7 +162,8 @@ class DeepLabV3Plus(nn.Module):
         s = self.output_stride
         rows = s * self.row_stride // 2
         if h % rows or w % s or h <= 0 or w <= 0:
-            what = f"H and W must be multiples of {s}" if rows == s else f"H must be a multiple of {rows} and W of {s}"
+            what = (f"H and W must be multiples of {s}" if rows == s
+                    else f"H must be a multiple of {rows} and W of {s}")
             raise ValueError(f"{what} (output_stride), got {h}x{w}")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -83,7 +83,6 @@ def test_bands_two_rows_high_need_row_stride_one(row_stride, learns):
     # Labels in bands two rows high (a kerb or a pole's top seen by two beams): the default stem's
     # quarter-height logits cannot draw them, the column-only stem's half-height logits can.
     torch.manual_seed(0)
-    torch.set_num_threads(1)
     model = _tiny(in_channels=1, num_classes=2, output_stride=8, row_stride=row_stride, dropout=0.0)
     rows = torch.arange(16) // 2 % 2
     target = rows.view(1, 16, 1).expand(4, 16, 32)
