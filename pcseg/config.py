@@ -57,9 +57,12 @@ class OptimConfig:
     lr: float = 1e-3
     weight_decay: float = 0.0
     momentum: float = 0.9             # sgd only
-    lr_decay_steps: int = 300_000     # step decay: lr *= lr_decay_rate every lr_decay_steps optimiser steps
-    lr_decay_rate: float = 0.5
-    min_lr: float = 0.0               # floor of the step decay (the PointNet reference clips at 1e-5)
+    # step: lr *= lr_decay_rate every lr_decay_steps optimiser steps (a staircase); cosine: lr falls from lr
+    # to min_lr along half a cosine over lr_decay_steps steps and stays there (SGDR without restarts)
+    schedule: str = "step"
+    lr_decay_steps: int = 300_000
+    lr_decay_rate: float = 0.5        # step only
+    min_lr: float = 0.0               # floor of either schedule (the PointNet reference clips at 1e-5)
     # batch-norm momentum schedule of the PointNet family's TensorFlow references (get_bn_decay in
     # charlesq34/pointnet and pointnet2 train.py; A-CNN's is theirs): momentum bn_momentum, times
     # bn_momentum_rate every lr_decay_steps steps, floored at bn_momentum_min (their decay 0.5 -> 0.99).
@@ -210,6 +213,7 @@ _RANGES: tuple[tuple[str, Any, str], ...] = (
     ("optim.lr", lambda v: 0 < v < float("inf"), "a positive number"),
     ("optim.weight_decay", lambda v: 0 <= v < float("inf"), "0 or more"),
     ("optim.momentum", lambda v: 0 <= v < 1, "in [0, 1)"),
+    ("optim.schedule", lambda v: v in ("step", "cosine"), "step or cosine"),
     ("optim.lr_decay_steps", lambda v: v >= 1, "at least 1"),
     ("optim.lr_decay_rate", lambda v: 0 < v <= 1, "in (0, 1]"),
     ("optim.min_lr", lambda v: 0 <= v < float("inf"), "0 or more"),

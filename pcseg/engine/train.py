@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
 import signal
 import sys
@@ -116,6 +117,13 @@ def _lr_factor(cfg: Config):
     if o.lr_decay_steps <= 0:
         raise PcsegError("optim.lr_decay_steps", f"must be positive, got {o.lr_decay_steps}")
     floor = o.min_lr / o.lr if o.lr > 0 else 0.0
+
+    if o.schedule == "cosine":
+        def cosine(step: int) -> float:
+            # cosine annealing (Loshchilov & Hutter, SGDR, ICLR 2017) without restarts, held at the floor after
+            t = min(step / o.lr_decay_steps, 1.0)
+            return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * t))
+        return cosine
 
     def factor(step: int) -> float:
         # staircase step decay, clipped from below (charlesq34/pointnet sem_seg/train.py get_learning_rate)

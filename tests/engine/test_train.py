@@ -82,6 +82,21 @@ def test_lr_decay_and_floor(tiny_cache, tmp_path):
     assert lines[0]["lr"] == pytest.approx(0.005) and lines[1]["lr"] == pytest.approx(0.004)
 
 
+def test_cosine_schedule_falls_to_the_floor_and_stays(tiny_cache, tmp_path):
+    cfg = tiny_config(tiny_cache, tmp_path / "run", epochs=3, val_every=0)
+    cfg.optim.schedule = "cosine"
+    cfg.optim.lr_decay_steps = 12
+    cfg.optim.min_lr = 0.001
+    train(cfg, show_progress=False)
+    lines = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    # 6 steps an epoch, lr 0.01: after 6 steps half way down, 0.001 + 0.009 * 0.5 = 0.0055; after 12 and 18
+    # at the floor
+    assert [line["lr"] for line in lines] == pytest.approx([0.0055, 0.001, 0.001])
+    with pytest.raises(PcsegError, match="optim.schedule must be step or cosine"):
+        from pcseg.config import load_config
+        load_config(None, ["optim.schedule=linear"])
+
+
 def test_batch_norm_momentum_follows_the_reference_schedule(tiny_cache, tmp_path, monkeypatch):
     """optim.bn_momentum: the TF references' BN decay 0.5 -> 0.99 as PyTorch momentum 0.5 -> 0.01, set on
     every batch-norm layer before each step; null leaves PyTorch's 0.1."""
