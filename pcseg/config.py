@@ -41,7 +41,7 @@ class DataConfig:
     # xyz_norm (xyz / room extent), normal; the PointNet S3DIS protocol uses the first three (9 channels)
     features: list[str] = field(default_factory=lambda: ["xyz", "rgb", "xyz_norm"])
     # 3D training blocks: per-access augmentations in order (pcseg.data.transforms.AUGMENTATIONS: rotate_z,
-    # flip, scale, jitter, tilt, color_jitter, color_drop); empty = none
+    # flip, scale, jitter, tilt, shade, color_jitter, color_drop, density, mix); empty = none
     augment: list[str] = field(default_factory=list)
 
 

@@ -217,6 +217,43 @@ class RandomColorJitter:
                 f"balance={self.balance}, noise={self.noise})")
 
 
+class RandomShade:
+    """Light that falls unevenly across a surface, as in the photographs that colour a real scan: with
+    probability p the points on one side of a random plane through the sample are darkened by a factor
+    drawn from ``dark``, the change spread linearly over a soft edge ``edge`` metres wide (a penumbra, or the
+    seam between two photographs taken at different exposures). A synthetic room's surfaces are lit evenly
+    away from its cast shadows, so a dark patch of wall can become a class cue (doors are read mostly from
+    colour); this takes that cue away. The ranges are a modelling choice, not measured ones. Colours stay in
+    [0, 1]; coordinates and labels are untouched."""
+
+    def __init__(self, p: float = 0.5, dark: tuple[float, float] = (0.55, 0.9),
+                 edge: tuple[float, float] = (0.02, 0.3)) -> None:
+        if not 0 <= p <= 1:
+            raise ValueError(f"p must be in [0, 1], got {p}")
+        if not 0 < dark[0] <= dark[1] <= 1 or not 0 < edge[0] <= edge[1]:
+            raise ValueError(f"need 0 < dark low <= high <= 1 and 0 < edge low <= high, got {dark}, {edge}")
+        self.p, self.dark, self.edge = float(p), (float(dark[0]), float(dark[1])), (float(edge[0]), float(edge[1]))
+
+    def __call__(self, sample: Sample, rng: np.random.Generator | Any | None = None) -> Sample:
+        if sample.get("color") is None or len(sample["color"]) == 0:
+            return sample
+        rng = _rng(rng)
+        if rng.random() >= self.p:
+            return sample
+        normal = rng.normal(size=3)
+        side = np.asarray(sample["coord"], dtype=np.float64) @ (normal / max(np.linalg.norm(normal), 1e-12))
+        cut, width = rng.uniform(side.min(), side.max()), rng.uniform(*self.edge)
+        shaded = np.clip((side - cut) / width + 0.5, 0.0, 1.0)       # 0 lit, 1 in full shade
+        factor = 1.0 - (1.0 - rng.uniform(*self.dark)) * shaded
+        out = dict(sample)
+        out["color"] = np.clip(np.asarray(sample["color"], dtype=np.float32) * factor[:, None].astype(np.float32),
+                               0, 1)
+        return out
+
+    def __repr__(self) -> str:
+        return f"RandomShade(p={self.p}, dark={self.dark}, edge={self.edge})"
+
+
 class RandomColorDrop:
     """With probability p replace the whole sample's colour by mid-grey 0.5: exactly what ``pcseg segment``
     feeds a model trained with rgb when a cloud has no colour (pcseg.engine.inference.prepare_inputs), so a
@@ -313,7 +350,7 @@ def find(transform: Any, kind: type) -> Any:
 # the words ``data.augment`` accepts in a config, each with the defaults above
 AUGMENTATIONS: dict[str, Callable[[], Callable[..., Sample]]] = {
     "rotate_z": RandomRotateZ, "flip": RandomFlipXY, "scale": RandomScale, "jitter": RandomJitter,
-    "tilt": RandomTilt, "color_jitter": RandomColorJitter, "color_drop": RandomColorDrop,
+    "tilt": RandomTilt, "shade": RandomShade, "color_jitter": RandomColorJitter, "color_drop": RandomColorDrop,
     "density": RandomDensity, "mix": MixBlocks,
 }
 
@@ -328,5 +365,5 @@ def build_augmentation(names: Sequence[str]) -> Compose | None:
 
 
 __all__ = ["Compose", "RandomRotateZ", "RandomScale", "RandomJitter", "RandomFlipXY", "RandomTilt",
-           "RandomColorJitter", "RandomColorDrop", "RandomDensity", "MixBlocks", "find", "AUGMENTATIONS",
+           "RandomColorJitter", "RandomShade", "RandomColorDrop", "RandomDensity", "MixBlocks", "find", "AUGMENTATIONS",
            "build_augmentation", "first_per_voxel"]

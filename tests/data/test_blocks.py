@@ -297,3 +297,24 @@ def test_mixed_blocks_are_half_and_half_deterministic_and_off_without_mix():
         from_b.append((item["label"][:256] == 7).all() != (item["label"][256:] == 7).all())
     assert np.mean(from_b) > 0.3                     # halves from different rooms, often
     assert np.array_equal(mixed[5]["features"], mixed[5]["features"])
+
+
+def test_shade_darkens_one_side_of_a_plane_with_a_soft_edge_and_leaves_the_rest():
+    from pcseg.data.transforms import RandomShade
+
+    s = _sample()
+    s["color"] = np.full_like(s["color"], 0.8)
+    assert RandomShade(p=0.0)(s, np.random.default_rng(0)) is s
+    factors = []
+    for seed in range(20):
+        out = RandomShade(p=1.0, dark=(0.6, 0.6), edge=(0.05, 0.05))(s, np.random.default_rng(seed))
+        f = out["color"][:, 0] / 0.8
+        assert np.array_equal(out["coord"], s["coord"]) and np.array_equal(out["label"], s["label"])
+        # every point is lit (1), in full shade (0.6) or on the edge between; all three channels alike
+        assert f.min() >= 0.6 - 1e-5 and f.max() <= 1 + 1e-5 and np.allclose(out["color"], out["color"][:, :1])
+        factors.append(f)
+    factors = np.concatenate(factors)
+    assert np.isclose(factors, 0.6, atol=1e-5).mean() > 0.1 and np.isclose(factors, 1.0, atol=1e-5).mean() > 0.1
+    assert repr(RandomShade()) == "RandomShade(p=0.5, dark=(0.55, 0.9), edge=(0.02, 0.3))"
+    with pytest.raises(ValueError, match="dark low"):
+        RandomShade(dark=(0.9, 0.5))
