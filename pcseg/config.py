@@ -126,6 +126,10 @@ class RangeConfig:
     # remission_drop, remission_jitter, point_drop, beam_drop, height, tilt, scale, mix; "name:key=value"
     # sets an argument, e.g. "remission_drop:p=0.8"); empty = none
     scan_augment: list[str] = field(default_factory=list)
+    # training: each range image cut to a random window of this many columns, wrapping round (RangeFormer's
+    # training on slices of the range view, Kong et al. ICCV 2023); null: the whole image. Labelling and
+    # validation always see the whole image.
+    train_crop: int | None = None
 
 
 @dataclass
@@ -233,6 +237,7 @@ _RANGES: tuple[tuple[str, Any, str], ...] = (
     ("range.knn_sigma", lambda v: 0 < v < float("inf"), "a positive number"),
     ("range.knn_cutoff", lambda v: 0 < v < float("inf"), "a positive number"),
     ("range.viewpoints", lambda v: v >= 1, "at least 1"),
+    ("range.train_crop", lambda v: v is None or v >= 1, "at least 1 (or null: the whole image)"),
 )
 
 

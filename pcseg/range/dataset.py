@@ -93,12 +93,20 @@ class RangeDataset(torch.utils.data.Dataset):
         num_classes: K; labels outside [0, K) become IGNORE.
         augment: random rotation / mirror / viewpoint jitter (see the module docstring).
         seed: base of the per-item random generators.
+        crop: when set, each item is a window of this many columns of the image, starting at a random column
+            and wrapping round (a spinning scan's image is a full turn), so a training step costs about
+            crop / W of the whole image's (RangeFormer's scalable training from range view trains on slices
+            of the image, Kong et al. ICCV 2023); None: the whole image.
 
-    Shapes: item {"image": (C, H, W) float32, "label": (H, W) int64}
+    Shapes: item {"image": (C, H, W') float32, "label": (H, W') int64}, W' = crop or W
     """
 
     def __init__(self, sources: Sequence[Loader], spec: RangeSpec, num_classes: int, augment: bool = False,
-                 seed: int = 0, scan_augment: Callable[[Cloud, np.random.Generator], Cloud] | None = None):
+                 seed: int = 0, scan_augment: Callable[[Cloud, np.random.Generator], Cloud] | None = None,
+                 crop: int | None = None):
+        if crop is not None and not 1 <= crop <= spec.width:
+            raise ValueError(f"crop must be in [1, {spec.width}] columns, got {crop}")
+        self.crop = crop
         self.sources = list(sources)
         self.spec = spec
         self.num_classes = int(num_classes)
@@ -161,7 +169,12 @@ class RangeDataset(torch.utils.data.Dataset):
             raise PcsegError(cloud.meta.get("source", "training cloud"), "has no labels")
         label = torch.from_numpy(np.array(cloud.label, dtype=np.int64))
         label = torch.where((label >= 0) & (label < self.num_classes), label, torch.full_like(label, IGNORE))
-        return {"image": image, "label": label_image(proj, label)}
+        label = label_image(proj, label)
+        if self.crop is not None:
+            start = int(np.random.default_rng([self.seed, self.epoch, index, 1]).integers(self.spec.width))
+            columns = torch.from_numpy((start + np.arange(self.crop)) % self.spec.width)
+            image, label = image[..., columns], label[:, columns]
+        return {"image": image, "label": label}
 
     def channel_stats(self, max_items: int = STATS_ITEMS) -> tuple[list[float], list[float]]:
         """Mean and standard deviation of every channel over the pixels holding a point, on up to
@@ -292,8 +305,11 @@ def build_range_datasets(cfg: Config, seed: int) -> tuple[RangeDataset, list[tup
         scan_augment = build_scan_augmentation(cfg.range.scan_augment)
     except ValueError as exc:
         raise PcsegError("range.scan_augment", str(exc)) from None
+    crop = cfg.range.train_crop
+    if crop is not None and crop > spec.width:
+        raise PcsegError("range.train_crop", f"is {crop} columns, wider than the image (range.width {spec.width})")
     dataset = RangeDataset(train, spec, classes.num_classes, augment=cfg.range.augment, seed=seed,
-                           scan_augment=scan_augment)
+                           scan_augment=scan_augment, crop=crop)
     if spec.mean is None:
         mean, std = dataset.channel_stats()
         cfg.range.mean, cfg.range.std = mean, std

@@ -101,6 +101,26 @@ def test_augmentation_is_seeded_by_epoch_and_index(lidar_root):
     assert torch.equal(pickle.loads(pickle.dumps(other))[0]["image"], b["image"])
 
 
+def test_train_crop_is_a_wrapping_window_of_the_whole_image(lidar_root):
+    whole, _ = build_range_datasets(kitti_cfg(lidar_root, "range.augment=false"), seed=3)
+    cropped, _ = build_range_datasets(kitti_cfg(lidar_root, "range.augment=false", "range.train_crop=200"), seed=3)
+    full, item = whole[0], cropped[0]
+    assert item["image"].shape == (5, 64, 200) and item["label"].shape == (64, 200)
+    # the window is 200 consecutive columns of the whole image, wrapping round the end of the turn
+    starts = [s for s in range(512) if torch.equal(item["label"], full["label"][:, (s + torch.arange(200)) % 512])
+              and torch.equal(item["image"], full["image"][..., (s + torch.arange(200)) % 512])]
+    assert len(starts) >= 1
+    # the window moves with the epoch and the item, and is pinned by them
+    cropped.set_epoch(1)
+    assert not torch.equal(cropped[0]["image"], item["image"])
+    cropped.set_epoch(0)
+    assert torch.equal(cropped[0]["image"], item["image"])
+    with pytest.raises(PcsegError, match="range.train_crop"):
+        build_range_datasets(kitti_cfg(lidar_root, "range.train_crop=600"), 0)
+    with pytest.raises(PcsegError, match="range.train_crop"):
+        kitti_cfg(lidar_root, "range.train_crop=0")
+
+
 def test_s3dis_viewpoints_and_measured_normalisation(s3dis_cache, capsys):
     cfg = s3dis_cfg(s3dis_cache, "model.args={in_channels: 7}")
     ds, val = build_range_datasets(cfg, seed=0)
