@@ -305,11 +305,11 @@ def build_range_datasets(cfg: Config, seed: int) -> tuple[RangeDataset, list[tup
         scan_augment = build_scan_augmentation(cfg.range.scan_augment)
     except ValueError as exc:
         raise PcsegError("range.scan_augment", str(exc)) from None
-    crop = cfg.range.train_crop
-    if crop is not None and crop > spec.width:
-        raise PcsegError("range.train_crop", f"is {crop} columns, wider than the image (range.width {spec.width})")
-    dataset = RangeDataset(train, spec, classes.num_classes, augment=cfg.range.augment, seed=seed,
-                           scan_augment=scan_augment, crop=crop)
+    try:
+        dataset = RangeDataset(train, spec, classes.num_classes, augment=cfg.range.augment, seed=seed,
+                               scan_augment=scan_augment, crop=cfg.range.train_crop)
+    except ValueError as exc:                   # the crop is the one argument the dataset refuses
+        raise PcsegError("range.train_crop", f"{exc} (range.width {spec.width})") from None
     if spec.mean is None:
         mean, std = dataset.channel_stats()
         cfg.range.mean, cfg.range.std = mean, std
