@@ -20,8 +20,10 @@ Colours come from per-class base colours with per-instance and per-point variati
 greys of wall / ceiling / board / column / beam overlap, as do the browns of table / bookcase / door, so
 colour alone does not separate the classes. Scanned rooms (``--style scan``) also get clutter hung on the
 walls and under the ceiling, some an L-shaped floor plan (``_Room.add_corner``), about a third a lowered
-part of the ceiling (a soffit, labelled ceiling: ``_Room.add_soffit``), and half their doors stand open (the
-frame running through the wall, the leaf swung into the room or out of sight: ``_Room.open_door``).
+part of the ceiling (a soffit, labelled ceiling: ``_Room.add_soffit``), about a third services run along
+the top of a wall (cable trays, trunking, ducts, labelled clutter: ``_Room.add_wall_run``), and half their
+doors stand open (the frame running through the wall, the leaf swung into the room or out of sight:
+``_Room.open_door``).
 
 Deterministic: room k of area a uses ``numpy.random.default_rng([seed, a, k])``, so the same arguments give
 byte-identical files (and adding rooms or areas does not change the others).
@@ -48,6 +50,12 @@ DEFAULT_POINTS = 100_000
 NOISE_SIGMA = 0.005   # metres; matches the ~5 mm range noise of the Matterport scanner used for S3DIS
 STYLES = ("surface", "scan")   # uniform surface sampling (fast) | scanner simulation (pcseg.data.scanner)
 SOFFIT_SHARE = 0.35   # scanned rooms with a lowered part of the ceiling (_Room.add_soffit)
+# scanned rooms with services run along the top of a wall (_Room.add_wall_run): cable trays, trunking and ducts
+# fixed to the wall just under the ceiling, along most of its length. Offices and their corridors carry their
+# cables and air this way (a cable tray's width is 50-600 mm and its side 50-150 mm high, BS EN 61537 /
+# NEMA VE 1 sizes; surface trunking 25-150 mm), and S3DIS labels such fittings clutter. The share is a
+# modelling choice, not a measured one.
+WALL_RUN_SHARE = 0.35
 # scanned rooms' doors that stand open (_Room.open_door): an open doorway shows its frame running through the
 # wall (S3DIS labels the frame door, and the open leaf where it is seen) and no leaf in the wall plane. Offices
 # keep doors open and closed alike; half and half is a modelling choice, not a measured share.
@@ -356,7 +364,41 @@ class _Room:
         self.ensure(["clutter"])
         if self.scan and rng.random() < SOFFIT_SHARE:
             self.add_soffit()
+        if self.scan:
+            self.add_wall_run()
         return self.instances
+
+    def add_wall_run(self) -> None:
+        """Services along the top of a wall (WALL_RUN_SHARE of scanned rooms; along both long walls in half the
+        hallways): a cable tray, surface trunking or a duct, 0.06-0.35 m high, its top 0.03-0.45 m under the
+        ceiling, standing 2-35 cm off the wall, along 60 % to all of it. Painted like the walls in half the
+        rooms (then only its edges and the step off the wall set it apart), galvanised grey or any colour in
+        the rest. Drawn from a generator of its own, seeded by the room's size, so the rest of the room's
+        layout is drawn as it was before."""
+        rrng = np.random.default_rng([*np.frombuffer(self.size.tobytes(), np.uint32), 61537])
+        if rrng.random() >= WALL_RUN_SHARE:
+            return
+        w, l, h = self.size
+        long_walls = (0, 2) if w >= l else (1, 3)
+        walls = list(long_walls) if self.kind == "hallway" and rrng.random() < 0.5 else [int(rrng.integers(4))]
+        pick = rrng.random()
+        if pick < 0.5:
+            options = _SCAN_COLORS["wall"]
+            base = np.asarray(options[rrng.integers(len(options))], dtype=np.float64)
+        elif pick < 0.75:
+            base = np.full(3, rrng.uniform(130, 195))
+        else:
+            base = rrng.uniform(30, 230, size=3)
+        tall = rrng.uniform(0.06, 0.35)
+        top = h - rrng.uniform(0.03, 0.45)
+        depth = rrng.uniform(0.02, 0.1) if rrng.random() < 0.5 else rrng.uniform(0.1, 0.35)
+        for wall in walls:
+            length = self.wall_frame(wall)[3]
+            run = length * (1.0 if rrng.random() < 0.5 else rrng.uniform(0.6, 1.0))
+            u0 = rrng.uniform(0.0, length - run)
+            lo, hi = self.wall_rect(wall, u0, u0 + run, top - tall, top, 0.0, depth)
+            colour = np.clip(base + rrng.normal(0, 8, size=3), 0, 255)
+            self.instances.append(_Instance("clutter", [_box(lo, hi)], colour))
 
     def add_soffit(self) -> None:
         """A lowered part of the ceiling: a bulkhead along one wall (boxing in ducts, pipes or cable trays) or a

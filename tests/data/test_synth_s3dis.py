@@ -194,3 +194,40 @@ def test_scanned_rooms_leave_some_doors_open():
     built = [[(i.cls, [tuple(np.round(p.lo, 6)) for p in i.parts if hasattr(p, "lo")])
               for i in r.build() if i.cls != "door"] for r in rooms]
     assert built[0] == built[1]
+
+
+def test_scanned_rooms_run_services_along_the_top_of_a_wall(monkeypatch):
+    """A run (cable tray, trunking, duct) is one clutter box along 60 % to all of a wall, its top 0.03-0.45 m
+    under the ceiling, 0.06-0.35 m high and 2-35 cm off the wall; some rooms get one, hallways sometimes one on
+    each long wall. It has its own generator: the room is otherwise drawn exactly as it is without it."""
+    from pcseg.data import synth_s3dis as S
+
+    rooms_with = both = 0
+    for seed in range(40):
+        kind = "hallway" if seed % 2 else "office"
+        room = S._Room(np.random.default_rng(seed), kind, scan=True)
+        before = len(room.instances)
+        room.add_wall_run()
+        runs = room.instances[before:]
+        rooms_with += bool(runs)
+        both += len(runs) == 2
+        w, l, h = room.size
+        for run in runs:
+            assert run.cls == "clutter" and len(run.parts) == 1
+            lo, hi = run.parts[0].lo, run.parts[0].hi
+            assert 0.03 - 1e-9 <= h - hi[2] <= 0.45 + 1e-9 and 0.06 - 1e-9 <= hi[2] - lo[2] <= 0.35 + 1e-9
+            along, off = sorted(hi[:2] - lo[:2])[::-1]
+            assert 0.02 - 1e-9 <= off <= 0.35 + 1e-9
+            wall_length = w if hi[0] - lo[0] == along else l
+            assert 0.6 * wall_length - 1e-9 <= along <= wall_length + 1e-9
+            # against a wall: one of its faces lies in a wall plane
+            assert min(lo[0], lo[1], w - hi[0], l - hi[1]) == pytest.approx(0, abs=1e-9)
+    assert 6 <= rooms_with <= 25 and both >= 1
+
+    def layout(share):
+        monkeypatch.setattr(S, "WALL_RUN_SHARE", share)
+        room = S._Room(np.random.default_rng(3), "hallway", scan=True)
+        return [(i.cls, [tuple(np.round(p.lo, 6)) for p in i.parts if hasattr(p, "lo")]) for i in room.build()]
+
+    with_runs, without = layout(1.0), layout(0.0)
+    assert len(with_runs) > len(without) and with_runs[:len(without)] == without
