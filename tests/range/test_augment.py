@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from pcseg.data.transforms import tilt_matrix
 from pcseg.io.cloud import Cloud
 from pcseg.range.augment import (BeamDrop, PointDrop, RemissionDrop, RemissionJitter, SensorHeight, Tilt,
                                  VoxelThin, build_scan_augmentation)
@@ -75,6 +76,10 @@ def test_geometric_scan_augmentations():
     assert np.allclose(dz, dz[0], atol=1e-5) and 0 < abs(dz[0]) <= 0.3
     tilted = Tilt(3.0)(scan, np.random.default_rng(5))
     assert np.allclose(np.linalg.norm(tilted.coord, axis=1), np.linalg.norm(scan.coord, axis=1), rtol=1e-5)
+    # the rotation is the matrix's, computed without BLAS: the same float32 points as the matrix product
+    rot = tilt_matrix(np.random.default_rng(5), 3.0)
+    assert np.abs(np.degrees(np.arccos(rot[2, 2]))) > 0.01
+    assert np.array_equal(tilted.coord, (scan.coord.astype(np.float64) @ rot.T).astype(np.float32))
 
 
 def test_build_from_config_words():
