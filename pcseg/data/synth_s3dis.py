@@ -231,8 +231,13 @@ class _Room:
         self.wall_holes: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in range(4)]
         # whether a door stands open, and how, is drawn from its own generator, seeded from the room's size:
         # the rest of the room is drawn as it was before doors could stand open
-        self.door_rng = np.random.default_rng(np.frombuffer(self.size.tobytes(), np.uint32))
+        self.door_rng = self.size_rng()
         self.chair_rects: list[tuple[float, float, float, float]] = []
+
+    def size_rng(self, *salt: int) -> np.random.Generator:
+        """A generator of its own for one feature, seeded by the room's size (and ``salt``), so drawing the
+        feature leaves the room's main generator, and so the rest of the room, as it was without it."""
+        return np.random.default_rng([*np.frombuffer(self.size.tobytes(), np.uint32), *salt])
 
     # colours ----------------------------------------------------------------------------------------
     def color(self, cls: str) -> np.ndarray:
@@ -375,7 +380,7 @@ class _Room:
         rooms (then only its edges and the step off the wall set it apart), galvanised grey or any colour in
         the rest. Drawn from a generator of its own, seeded by the room's size, so the rest of the room's
         layout is drawn as it was before."""
-        rrng = np.random.default_rng([*np.frombuffer(self.size.tobytes(), np.uint32), 61537])
+        rrng = self.size_rng(61537)
         if rrng.random() >= WALL_RUN_SHARE:
             return
         w, l, h = self.size
