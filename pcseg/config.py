@@ -85,6 +85,7 @@ class TrainConfig:
     max_steps_per_epoch: int | None = None   # cap the epoch length (demo configs)
     log_every: int = 10
     loss: str = "ce"                  # ce | ce+lovasz
+    lovasz_points: int = 0            # ce+lovasz: its Lovasz term on this many random labelled points a step; 0 all
     class_weights: str = "none"       # none | inverse_sqrt (from training label frequencies)
     # labelling: divide the class probabilities by the loss's class weights (and renormalise): the posterior of
     # the training data without the weighting, which gets more points right and finds rare classes less often

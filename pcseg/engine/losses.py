@@ -86,11 +86,32 @@ def _lovasz_fn() -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     return lovasz_softmax
 
 
-def build_loss(name: str, weight: torch.Tensor | None = None) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+def _labelled_sample(logits: torch.Tensor, labels: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """At most ``n`` labelled points / pixels drawn without replacement (torch's global generator), every one
+    when there are no more. Shapes: logits (B, K, ...), labels (B, ...) -> (1, K, M), (1, M)"""
+    k = logits.shape[1]
+    flat = logits.movedim(1, -1).reshape(-1, k)
+    lab = labels.reshape(-1)
+    idx = torch.nonzero(lab != IGNORE).squeeze(1)
+    if idx.numel() > n:
+        idx = idx[torch.randperm(idx.numel(), device=idx.device)[:n]]
+    return flat[idx].t().unsqueeze(0), lab[idx].unsqueeze(0)
+
+
+def build_loss(name: str, weight: torch.Tensor | None = None,
+               lovasz_points: int = 0) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     """``loss(logits, labels) -> scalar``: ``ce`` (mean over labelled points) or ``ce+lovasz`` (sum of both).
 
+    ``lovasz_points`` > 0 computes the Lovasz term on that many labelled points / pixels drawn at random each
+    call (``train.lovasz_points``): its sort is O(P log P) per class, 1.3 s for a batch of four 64 x 2048
+    range images on 2 CPU cores, 0.08 s for 65,536 pixels. The cross-entropy always sees every point.
     Shapes: logits (B, K, ...) float, labels (B, ...) int64 with -1 ignored.
     """
+    if lovasz_points < 0:
+        raise PcsegError("train.lovasz_points", f"must be 0 (every point) or a positive count, "
+                                                f"got {lovasz_points}")
+    if lovasz_points and name != "ce+lovasz":
+        raise PcsegError("train.lovasz_points", f"samples the Lovasz term of ce+lovasz; train.loss is {name!r}")
     if name == "ce":
         def ce(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
             w = None if weight is None else weight.to(logits.device, logits.dtype)
@@ -102,6 +123,8 @@ def build_loss(name: str, weight: torch.Tensor | None = None) -> Callable[[torch
         def ce_lovasz(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
             w = None if weight is None else weight.to(logits.device, logits.dtype)
             ce_term = F.cross_entropy(logits, labels, weight=w, ignore_index=IGNORE)
+            if lovasz_points:
+                logits, labels = _labelled_sample(logits, labels, lovasz_points)
             return ce_term + lovasz(F.softmax(logits.float(), dim=1), labels)
         return ce_lovasz
     raise PcsegError("train.loss", f"must be ce or ce+lovasz, got {name!r}")

@@ -44,6 +44,33 @@ def test_ce_plus_lovasz_adds_the_range_branch_lovasz():
     assert torch.isfinite(logits.grad).all()
 
 
+
+def test_lovasz_on_a_sample_of_labelled_pixels():
+    from pcseg.engine.losses_range import lovasz_softmax
+
+    logits = torch.randn(2, 4, 6, 8)
+    labels = torch.randint(-1, 4, (2, 6, 8))
+    labels[0, 0, :4] = torch.arange(4)                   # every class present
+    ce = torch.nn.functional.cross_entropy(logits, labels, ignore_index=-1)
+    labelled = int((labels >= 0).sum())
+    # a sample as large as the labelled pixels is every one of them: the full loss
+    torch.testing.assert_close(build_loss("ce+lovasz", lovasz_points=labelled)(logits, labels),
+                               build_loss("ce+lovasz")(logits, labels))
+    # a smaller one: the cross-entropy of every pixel plus the Lovasz term of the drawn labelled pixels
+    torch.manual_seed(3)
+    loss = build_loss("ce+lovasz", lovasz_points=20)(logits, labels)
+    torch.manual_seed(3)
+    idx = torch.nonzero(labels.reshape(-1) >= 0).squeeze(1)
+    idx = idx[torch.randperm(idx.numel())[:20]]
+    flat = logits.movedim(1, -1).reshape(-1, 4)[idx]
+    expect = ce + lovasz_softmax(torch.softmax(flat, 1), labels.reshape(-1)[idx])
+    torch.testing.assert_close(loss, expect)
+    assert not torch.allclose(loss, build_loss("ce+lovasz")(logits, labels))
+    with pytest.raises(PcsegError, match="train.lovasz_points"):
+        build_loss("ce+lovasz", lovasz_points=-1)
+    with pytest.raises(PcsegError, match="train.lovasz_points"):
+        build_loss("ce", lovasz_points=100)
+
 def _weighted(values, on=True) -> Config:
     cfg = Config()
     cfg.train.unweight_labels = on
