@@ -208,6 +208,11 @@ def train(cfg: Config, show_progress: bool = True) -> TrainResult:
     except TypeError as exc:
         raise PcsegError("model.args", f"{cfg.model.name}: {exc}") from None
     net.to(device)
+    if fam != "3d":
+        # image networks train channels-last (NHWC), the layout oneDNN's and cuDNN's convolutions prefer: the
+        # same arithmetic, and the bundled lidar network's step takes 0.70 s against 0.76 s contiguous on 2 CPU
+        # cores (tools/bench_range_step.py)
+        net.to(memory_format=torch.channels_last)
     model: torch.nn.Module = net
     if info.enabled:
         from torch.nn.parallel import DistributedDataParallel
@@ -228,7 +233,8 @@ def train(cfg: Config, show_progress: bool = True) -> TrainResult:
                                                   "train.class_weights (inverse_sqrt) too")
     # the weights go into the config (config.yaml, checkpoints), as labelling may divide by them
     cfg.train.class_weight_values = None if weights is None else [round(float(v), 6) for v in weights]
-    loss_fn = build_loss(cfg.train.loss, None if weights is None else torch.from_numpy(weights))
+    loss_fn = build_loss(cfg.train.loss, None if weights is None else torch.from_numpy(weights),
+                         cfg.train.lovasz_points)
     loader_gen = torch.Generator()
     averager = WeightAverage() if cfg.train.average_from else None
 
@@ -286,7 +292,7 @@ def train(cfg: Config, show_progress: bool = True) -> TrainResult:
     def forward(m: torch.nn.Module, batch: dict) -> torch.Tensor:
         if fam == "3d":
             return m(batch["features"].to(device, non_blocking=True), batch["coord"].to(device, non_blocking=True))
-        return m(batch["image"].to(device, non_blocking=True))
+        return m(batch["image"].to(device, non_blocking=True).contiguous(memory_format=torch.channels_last))
 
     result = TrainResult(out=out, epochs=start_epoch, step=step, best_miou=best_miou, best_epoch=best_epoch,
                          history=history)
