@@ -88,14 +88,15 @@ def _lovasz_fn() -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
 
 def _labelled_sample(logits: torch.Tensor, labels: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor]:
     """At most ``n`` labelled points / pixels drawn without replacement (torch's global generator), every one
-    when there are no more. Shapes: logits (B, K, ...), labels (B, ...) -> (1, K, M), (1, M)"""
+    when there are no more, as a batch of points with the class dimension 1.
+    Shapes: logits (B, K, ...), labels (B, ...) -> (M, K), (M,)"""
     k = logits.shape[1]
     flat = logits.movedim(1, -1).reshape(-1, k)
     lab = labels.reshape(-1)
     idx = torch.nonzero(lab != IGNORE).squeeze(1)
     if idx.numel() > n:
         idx = idx[torch.randperm(idx.numel(), device=idx.device)[:n]]
-    return flat[idx].t().unsqueeze(0), lab[idx].unsqueeze(0)
+    return flat[idx], lab[idx]
 
 
 def build_loss(name: str, weight: torch.Tensor | None = None,

@@ -44,7 +44,6 @@ def test_ce_plus_lovasz_adds_the_range_branch_lovasz():
     assert torch.isfinite(logits.grad).all()
 
 
-
 def test_lovasz_on_a_sample_of_labelled_pixels():
     from pcseg.engine.losses_range import lovasz_softmax
 
@@ -70,6 +69,7 @@ def test_lovasz_on_a_sample_of_labelled_pixels():
         build_loss("ce+lovasz", lovasz_points=-1)
     with pytest.raises(PcsegError, match="train.lovasz_points"):
         build_loss("ce", lovasz_points=100)
+
 
 def _weighted(values, on=True) -> Config:
     cfg = Config()
