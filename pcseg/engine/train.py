@@ -25,6 +25,10 @@ current step finish, saves a mid-epoch ``last.pt`` recording the batches already
 and restores the RNG state, so it too continues exactly), prints one line and exits with status 130. A
 second Ctrl-C stops at once. A SIGKILL loses at most the current epoch: last.pt is replaced atomically.
 
+Mixed precision: float16 autocast with a gradient scaler on CUDA (``train.amp``, default on); bfloat16 autocast
+on CPU with ``train.cpu_amp`` (off by default: fast only on CPUs with bfloat16 instructions). Weights,
+optimiser state, the loss and validation stay float32.
+
 Distributed: under torchrun each process trains on its DistributedSampler share with batch size
 ``train.batch_size // world_size`` (the config's batch size is the global one), gradients are averaged by
 DistributedDataParallel, validation rooms are split across ranks and the confusion matrices summed with
@@ -153,6 +157,14 @@ def _write_metrics(path: Path, history: list[dict]) -> None:
     atomic_write_text(path, "".join(json.dumps(rec) + "\n" for rec in history))
 
 
+def _cpu_has_bf16() -> bool:
+    """Whether oneDNN finds bfloat16 instructions on this CPU (False when it cannot tell)."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
 def _tensorboard(out: Path):
     try:
         from torch.utils.tensorboard import SummaryWriter
@@ -224,6 +236,10 @@ def train(cfg: Config, show_progress: bool = True) -> TrainResult:
     norms = batch_norms(net)
     use_amp = device.type == "cuda" and cfg.train.amp
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    cpu_bf16 = device.type == "cpu" and cfg.train.cpu_amp     # no scaler: bfloat16 keeps float32's range
+    if cpu_bf16 and info.is_main and not _cpu_has_bf16():
+        print("pcseg: train.cpu_amp: this CPU has no bfloat16 instructions (AVX512-BF16, AMX); "
+              "bfloat16 is emulated, likely slower than float32")
     counts = getattr(dataset, "class_counts", None)
     weights = class_weights(counts, cfg.train.class_weights) if cfg.train.class_weights != "none" else None
     if cfg.train.class_weights != "none" and counts is None:
@@ -344,7 +360,8 @@ def train(cfg: Config, show_progress: bool = True) -> TrainResult:
                 if bn is not None:
                     for m in norms:
                         m.momentum = bn
-                with torch.autocast(device.type, enabled=use_amp):
+                with torch.autocast(device.type, dtype=torch.bfloat16 if cpu_bf16 else None,
+                                    enabled=use_amp or cpu_bf16):
                     logits = forward(model, batch)
                     loss = loss_fn(logits.float(), label)
                 optimizer.zero_grad(set_to_none=True)

@@ -158,3 +158,28 @@ def test_class_weights_go_into_the_run_config_for_labelling(tiny_cache, tmp_path
     assert load_checkpoint(tmp_path / "run" / "last.pt")["config"]["train"]["class_weight_values"] == values
     with pytest.raises(PcsegError, match="train.unweight_labels"):
         train(tiny_config(tiny_cache, tmp_path / "run2", epochs=1, unweight_labels=True), show_progress=False)
+
+
+@pytest.mark.parametrize("cpu_amp", [False, True])
+def test_cpu_amp_runs_the_network_in_bfloat16_and_keeps_float32_weights(tiny_cache, tmp_path, monkeypatch, cpu_amp):
+    import pcseg.models
+
+    seen: set[torch.dtype] = set()
+    create = pcseg.models.create_model
+
+    def create_and_watch(*args, **kwargs):
+        net = create(*args, **kwargs)
+        for m in net.modules():
+            if isinstance(m, (torch.nn.Conv1d, torch.nn.Linear)):
+                m.register_forward_hook(lambda _m, _i, out: seen.add(out.dtype) if torch.is_grad_enabled() else None)
+        return net
+
+    monkeypatch.setattr(pcseg.models, "create_model", create_and_watch)
+    cfg = tiny_config(tiny_cache, tmp_path / "run", cpu_amp=cpu_amp)
+    train(cfg, show_progress=False)
+    assert seen == ({torch.bfloat16} if cpu_amp else {torch.float32})
+    lines = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert lines[-1]["loss"] < lines[0]["loss"] and lines[-1]["val_miou"] > 1 / 13
+    ckpt = load_checkpoint(tmp_path / "run" / "last.pt")
+    assert ckpt["config"]["train"]["cpu_amp"] is cpu_amp
+    assert all(v.dtype == torch.float32 for v in ckpt["state_dict"].values() if v.is_floating_point())
