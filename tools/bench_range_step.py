@@ -1,9 +1,9 @@
 """One training step of the bundled ``lidar`` network on this machine, by memory layout and loss.
 
-    .venv/bin/python tools/bench_range_step.py [--repeats 6] [--batch 4] [--threads N]
+    .venv/bin/python tools/bench_range_step.py [--repeats 6] [--batch 4] [--threads N] [--width W]
 
 The network of configs/bundled_lidar.yaml (DeepLabv3+, its model.args) on random 64 x 2048 range images with
-random labels, batch ``--batch``: forward, loss, backward and Adam step, timed ``--repeats`` times after one
+random labels, batch ``--batch`` (``--width`` replaces the network's width): forward, loss, backward and Adam step, timed ``--repeats`` times after one
 warm-up step; best and median per case. Cases: the images and weights contiguous (NCHW) or channels-last
 (NHWC, as pcseg.engine.train trains image networks), each with the config's cross-entropy; channels-last with
 ce+lovasz on every pixel and on ``train.lovasz_points`` sampled pixels (32,768 when the config has none);
@@ -30,6 +30,7 @@ def main() -> int:
     p.add_argument("--repeats", type=int, default=6, help="timed steps per case")
     p.add_argument("--batch", type=int, default=4, help="range images per step (the bundled recipe's 4)")
     p.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
+    p.add_argument("--width", type=int, default=None, help="network width (default: the config's)")
     args = p.parse_args()
 
     import torch
@@ -48,6 +49,8 @@ def main() -> int:
              ("channels-last", "ce", 0, True)]
     torch.manual_seed(0)
     margs = model_args(cfg)
+    if args.width:
+        margs["width"] = args.width
     k = margs["num_classes"]
     x = torch.randn(args.batch, margs["in_channels"], cfg.range.height, cfg.range.width)
     y = torch.randint(0, k, (args.batch, cfg.range.height, cfg.range.width))
@@ -73,7 +76,7 @@ def main() -> int:
             opt.step()
             if r:
                 times[i].append(time.perf_counter() - t)
-    print(f"bundled lidar network, batch {args.batch} x {cfg.range.height} x {cfg.range.width}, "
+    print(f"bundled lidar network, width {margs['width']}, batch {args.batch} x {cfg.range.height} x {cfg.range.width}, "
           f"{torch.get_num_threads()} threads, load average {os.getloadavg()[0]:.2f}")
     print("| layout | loss | Lovasz pixels | autocast | best s | median s |")
     print("|---|---|---:|---|---:|---:|")
