@@ -75,7 +75,7 @@ def fill_from_nearest(coord: np.ndarray, scores: torch.Tensor, known: np.ndarray
     dst = np.flatnonzero(~known)
     if len(dst) == 0:
         return scores
-    xyz = torch.from_numpy(np.ascontiguousarray(coord, dtype=np.float32))
+    xyz = torch.tensor(np.asarray(coord), dtype=torch.float32)     # a copy: coord may be a read-only view
     _, nearest = knn(xyz[torch.from_numpy(dst)].unsqueeze(0), xyz[torch.from_numpy(src)].unsqueeze(0), 1, backend)
     scores[torch.from_numpy(dst)] = scores[torch.from_numpy(src)[nearest[0, :, 0]]]
     return scores
