@@ -83,7 +83,7 @@ class TrainConfig:
     device: str = "auto"              # auto | cpu | cuda
     amp: bool = True                  # mixed precision (CUDA only)
     # bfloat16 autocast when training on CPU (weights, optimiser and labelling stay float32): a step of the
-    # bundled lidar network 0.74 -> 0.42 s on a CPU with AVX512-BF16 (tools/bench_range_step.py); a CPU
+    # bundled lidar network 0.72 -> 0.41 s on a CPU with AVX512-BF16 (tools/bench_range_step.py); a CPU
     # without bfloat16 instructions emulates it, slower than float32, and training says so in one line
     cpu_amp: bool = False
     max_steps_per_epoch: int | None = None   # cap the epoch length (demo configs)
