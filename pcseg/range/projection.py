@@ -28,8 +28,18 @@ from typing import Iterator, Sequence
 
 import torch
 
-# Channel names understood by `make_image`. x, y, z are in the sensor (viewpoint) frame.
-CHANNELS = ("range", "x", "y", "z", "remission", "r", "g", "b")
+# Channel names understood by `make_image`. x, y, z are in the sensor (viewpoint) frame, and so are the surface
+# normal's nx, ny, nz (`pixel_normals`).
+CHANNELS = ("range", "x", "y", "z", "remission", "r", "g", "b", "nx", "ny", "nz")
+NORMAL_CHANNELS = ("nx", "ny", "nz")
+
+# a pixel's neighbour counts for its normal only while their ranges differ by at most this share of the
+# pixel's range: consecutive rows on level ground 20 m away lie about 2 m apart, an object's edge against
+# the wall behind it is a jump of metres at any distance
+NORMAL_MAX_STEP = 0.3
+# the neighbours looked at, in order (a nearer pixel wins a tie in range): one pixel either way, then two,
+# as a real scan leaves pixels empty (lost returns, rows its beams fall between)
+NORMAL_SHIFTS = (1, -1, 2, -2)
 
 # SemanticKITTI input statistics of RangeNet++ for (range, x, y, z, remission):
 # PRBonn/lidar-bonnetal `train/tasks/semantic/config/arch/darknet53.yaml`, dataset.sensor.img_means/img_stds.
@@ -146,12 +156,71 @@ def project(coord: torch.Tensor, height: int = 64, width: int = 2048, fov_up: fl
                       range=rng.view(height, width))
 
 
+def pixel_normals(proj: Projection, coord: torch.Tensor) -> torch.Tensor:
+    """The surface normal at every filled pixel, from its neighbours in the range image: the cross product
+    of a horizontal and a vertical step to a neighbouring pixel's point, turned to face the sensor. Each
+    step goes to whichever of the two neighbours (left or right, the row above or below) is nearer in range,
+    so an object's edge takes its normal from the object, not from what lies behind it. Columns wrap
+    around (a spinning scan is a cylinder), rows do not; where the next pixel is empty, the one after it
+    stands in (NORMAL_SHIFTS). A pixel with no usable neighbour in either
+    direction (isolated, or every neighbour more than NORMAL_MAX_STEP of its range away) gets NaN, which
+    `make_image` turns into the channel's mean. Image-space normals as range networks use them for input
+    (Gigli et al. 2020, "Road segmentation on low resolution LiDAR point clouds", local normals as an input
+    channel; arXiv 2504.21602, "Real time semantic segmentation of high resolution automotive LiDAR scans",
+    surface normals as input features): a unit vector that reads the same at every distance, where the
+    millimetre-to-decimetre steps of x, y and z between neighbours are small next to their normalisation.
+
+    Shapes: proj over H x W, coord (N, 3) the projected points -> (P, 3) float32 for ``pixel_points(proj)``
+    """
+    h, w = proj.height, proj.width
+    filled = proj.mask
+    flat = proj.index.reshape(-1)
+    pts = torch.zeros(h * w, 3, dtype=torch.float32, device=coord.device)
+    pts[flat >= 0] = coord[flat[flat >= 0]].to(torch.float32)
+    pts = pts.view(h, w, 3)
+    rng = torch.where(filled, proj.range, torch.full_like(proj.range, float("inf")))
+
+    def step(dim: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The step to the nearer-in-range neighbour along ``dim`` (0 rows, 1 columns), and whether it is
+        usable. Shapes: -> (H, W, 3), (H, W) bool"""
+        best_gap = torch.full_like(rng, float("inf"))
+        best_step = torch.zeros_like(pts)
+        for shift in NORMAL_SHIFTS:
+            if dim == 1:
+                n_rng, n_pts = torch.roll(rng, shift, 1), torch.roll(pts, shift, 1)
+            else:
+                n_rng = torch.full_like(rng, float("inf"))
+                n_pts = torch.zeros_like(pts)
+                if shift > 0:
+                    n_rng[shift:], n_pts[shift:] = rng[:-shift], pts[:-shift]
+                else:
+                    n_rng[:shift], n_pts[:shift] = rng[-shift:], pts[-shift:]
+            gap = (n_rng - rng).abs()
+            nearer = gap < best_gap
+            best_gap = torch.where(nearer, gap, best_gap)
+            best_step = torch.where(nearer[..., None], n_pts - pts, best_step)
+        return best_step, best_gap <= NORMAL_MAX_STEP * rng
+
+    across, ok_across = step(1)
+    down, ok_down = step(0)
+    normal = torch.linalg.cross(across, down, dim=-1)
+    length = torch.linalg.vector_norm(normal, dim=-1, keepdim=True)
+    ok = filled & ok_across & ok_down & (length[..., 0] > 0)
+    normal = normal / length.clamp_min(1e-12)
+    facing = (normal * pts).sum(-1, keepdim=True) > 0          # pointing away from the sensor: turn it
+    normal = torch.where(facing, -normal, normal)
+    normal = torch.where(ok[..., None], normal, torch.full_like(normal, float("nan")))
+    return normal.view(h * w, 3)[flat >= 0]
+
+
 def point_channels(coord: torch.Tensor, point_range: torch.Tensor, channels: Sequence[str],
-                   intensity: torch.Tensor | None = None, color: torch.Tensor | None = None) -> torch.Tensor:
+                   intensity: torch.Tensor | None = None, color: torch.Tensor | None = None,
+                   normal: torch.Tensor | None = None) -> torch.Tensor:
     """Per-point input values for the named channels; a channel the cloud does not have is NaN (it becomes
     the channel mean, i.e. 0 after normalisation, in `make_image`).
 
-    Shapes: coord (N, 3), point_range (N,), intensity (N,), color (N, 3) -> (N, C) with NaN for missing
+    Shapes: coord (N, 3), point_range (N,), intensity (N,), color (N, 3), normal (N, 3) -> (N, C) with NaN
+    for missing
     """
     cols = []
     nan = torch.full_like(point_range, float("nan"))
@@ -164,6 +233,8 @@ def point_channels(coord: torch.Tensor, point_range: torch.Tensor, channels: Seq
             cols.append(intensity if intensity is not None else nan)
         elif name in ("r", "g", "b"):
             cols.append(color[:, "rgb".index(name)] if color is not None else nan)
+        elif name in NORMAL_CHANNELS:
+            cols.append(normal[:, NORMAL_CHANNELS.index(name)] if normal is not None else nan)
         else:
             raise ValueError(f"unknown range-image channel {name!r}; known: {', '.join(CHANNELS)}")
     return torch.stack([c.to(torch.float32) for c in cols], dim=1)
@@ -212,6 +283,6 @@ def label_image(proj: Projection, label: torch.Tensor, ignore: int = -1) -> torc
     return out.view(proj.height, proj.width)
 
 
-__all__ = ["Projection", "single_thread", "spherical_coords", "project", "point_channels", "pixel_points",
-           "make_image", "label_image",
-           "CHANNELS", "KITTI_CHANNELS", "KITTI_MEAN", "KITTI_STD"]
+__all__ = ["Projection", "single_thread", "spherical_coords", "project", "pixel_normals", "point_channels",
+           "pixel_points", "make_image", "label_image",
+           "CHANNELS", "NORMAL_CHANNELS", "KITTI_CHANNELS", "KITTI_MEAN", "KITTI_STD"]

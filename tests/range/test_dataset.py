@@ -87,6 +87,25 @@ def test_kitti_items_are_pixelwise_labelled_scans(lidar_root):
     assert set(torch.unique(lab).tolist()) <= set(range(-1, SEMANTICKITTI.num_classes))
 
 
+def test_normal_channels_reach_the_image_and_get_measured_statistics(lidar_root, capsys):
+    cfg = kitti_cfg(lidar_root, "range.augment=false", "range.channels=[range, remission, nx, ny, nz]",
+                    "model.args={in_channels: 5}")
+    ds, _ = build_range_datasets(cfg, seed=0)
+    # not the KITTI channels, so the statistics are measured on the training scans and kept in the config
+    assert ds.spec.channels == ("range", "remission", "nx", "ny", "nz") and len(cfg.range.mean) == 5
+    assert "normalisation" in capsys.readouterr().err
+    mean, std = cfg.range.mean, cfg.range.std
+    assert 0.3 < mean[4] < 0.9 and all(0.1 < s < 1.0 for s in std[2:])   # much ground facing up, walls not
+    item = ds[0]
+    cloud = ds.sources[0]()
+    proj = project(torch.from_numpy(cloud.coord), 64, 512, 3.0, -25.0)
+    road = (item["label"] == SEMANTICKITTI.index("road")) & (proj.index >= 0)
+    nz = item["image"][4][road] * std[4] + mean[4]
+    assert float((nz > 0.95).float().mean()) > 0.9                       # level road faces straight up
+    building = (item["label"] == SEMANTICKITTI.index("building")) & (proj.index >= 0)
+    assert float((item["image"][4][building] * std[4] + mean[4]).abs().median()) < 0.2
+
+
 def test_augmentation_is_seeded_by_epoch_and_index(lidar_root):
     ds, _ = build_range_datasets(kitti_cfg(lidar_root), seed=7)
     a = ds[0]

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from pcseg.range.projection import (label_image, make_image, pixel_points, point_channels, project,
-                                    spherical_coords)
+from pcseg.range.projection import (label_image, make_image, pixel_normals, pixel_points, point_channels,
+                                    project, spherical_coords)
 from pcseg.range.reference import np_project
 
 H, W = 64, 2048
@@ -79,6 +79,78 @@ def test_images_normalise_and_zero_empty_pixels():
         make_image(proj, values[:1], mean=[0] * 4, std=[1] * 4)
     with pytest.raises(ValueError, match="unknown range-image channel"):
         point_channels(pts, proj.point_range, ["intensity"])
+
+
+def _cast_street(height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """One ray through every pixel centre of a 3 / -25 deg scanner 1.73 m above level ground, with a wall
+    across the view 12 m ahead, a second 12 m behind (across the image's left/right seam) and a box face 6 m
+    ahead, 2 m wide, standing in front of the first wall. Returns points and what each hit
+    (0 ground, 1 wall ahead, 2 wall behind, 3 box). Shapes: -> (N, 3), (N,)"""
+    v, u = torch.meshgrid(torch.arange(height) + 0.5, torch.arange(width) + 0.5, indexing="ij")
+    pitch = torch.deg2rad(3.0 - v / height * 28.0)
+    yaw = -(u / width * 2 - 1) * math.pi                       # inverse of u = 0.5 (yaw / pi + 1) W, yaw = -atan2
+    d = torch.stack([torch.cos(pitch) * torch.cos(yaw), torch.cos(pitch) * torch.sin(yaw), torch.sin(pitch)], -1)
+    d = d.reshape(-1, 3).double()
+    inf = torch.full((len(d),), float("inf"), dtype=torch.float64)
+    hits = torch.stack([
+        torch.where(d[:, 2] < 0, -1.73 / d[:, 2], inf),
+        torch.where(d[:, 0] > 0, 12.0 / d[:, 0], inf),
+        torch.where(d[:, 0] < 0, -12.0 / d[:, 0], inf),
+        torch.where(d[:, 0] > 0, 6.0 / d[:, 0], inf)], 1)
+    at_box = d * hits[:, 3:]
+    hits[:, 3] = torch.where((at_box[:, 1].abs() < 1.0) & (at_box[:, 2] < 0.5), hits[:, 3], inf)
+    t, what = hits.min(1)
+    keep = torch.isfinite(t) & (t < 80)
+    return (d * t[:, None])[keep].float(), what[keep]
+
+
+def test_pixel_normals_face_the_sensor_and_keep_to_their_own_surface():
+    pts, what = _cast_street(32, 512)
+    proj = project(pts, 32, 512, 3.0, -25.0)
+    assert int(proj.mask.sum()) == len(pts)                  # one ray per pixel
+    rows = pixel_points(proj)
+    normal = pixel_normals(proj, pts)
+    assert normal.shape == (len(rows), 3)
+    hit = what[rows]
+    ok = ~torch.isnan(normal[:, 0])
+    assert float(ok.float().mean()) > 0.99
+    assert torch.allclose(torch.linalg.vector_norm(normal[ok], dim=1), torch.ones(int(ok.sum())), atol=1e-4)
+    expected = {0: [0.0, 0.0, 1.0], 1: [-1.0, 0.0, 0.0], 2: [1.0, 0.0, 0.0], 3: [-1.0, 0.0, 0.0]}
+    for surface, facing in expected.items():
+        cos = normal[ok & (hit == surface)] @ torch.tensor(facing)
+        assert len(cos) > 10
+        # where two surfaces meet in a fold (the ground at a wall's foot) a pixel's nearest neighbour in
+        # range can lie on the other one; everywhere else the normal is the surface's
+        assert float((cos > 0.999).float().mean()) > 0.95, surface
+    # the box's side edges: the wall 6 m behind is no neighbour, so their normals are the box's own
+    surface = torch.full((32 * 512,), -1, dtype=torch.int64)
+    surface[proj.index.reshape(-1) >= 0] = hit
+    surface = surface.view(32, 512)
+    box = surface == 3
+    beside_wall = (torch.roll(surface, 1, 1) == 1) | (torch.roll(surface, -1, 1) == 1)
+    above_box = torch.zeros_like(box)
+    above_box[:-1] = box[1:]
+    edge = box & beside_wall & above_box
+    assert int(edge.sum()) >= 4
+    per_pixel = torch.full((32 * 512, 3), float("nan"))
+    per_pixel[proj.index.reshape(-1) >= 0] = normal
+    assert bool((per_pixel.view(32, 512, 3)[edge] @ torch.tensor([-1.0, 0.0, 0.0]) > 0.999).all())
+    # the wall behind spans the image's seam: columns 0 and W-1 are each other's neighbours
+    seam = proj.index[:, [0, -1]]
+    seam_rows = torch.isin(rows, seam[seam >= 0])
+    assert bool(ok[seam_rows].all())
+
+
+def test_a_pixel_without_neighbours_has_no_normal_and_reads_as_the_mean():
+    pts = torch.tensor([_dir(0, 0, 10.0), _dir(90, -10, 8.0), _dir(90.3, -10, 8.0)])
+    proj = project(pts, 8, 512, 3.0, -25.0)
+    rows = pixel_points(proj)
+    normal = pixel_normals(proj, pts)
+    assert bool(torch.isnan(normal).all())     # two side by side still need a row above or below
+    values = point_channels(pts[rows], proj.point_range[rows], ["range", "nx", "ny", "nz"], normal=normal)
+    image = make_image(proj, values, mean=[0.0, 0.0, 0.0, 0.6], std=[1.0, 0.4, 0.4, 0.5])
+    assert float(image[1:].abs().sum()) == 0.0
+    assert torch.isnan(point_channels(pts, proj.point_range, ["nz"])).all()   # not computed: missing
 
 
 def test_matches_the_reference_projection_on_a_real_scan(realdata):
