@@ -31,9 +31,11 @@ from pcseg.vis.palette import plain_colors
 # 1M points at 1280x960 in about 6 s (tools/bench_render.py); a window with 1M points is fine on a GPU.
 RENDER_MAX_POINTS = 1_000_000
 VIEW_MAX_POINTS = 1_000_000
-# range image channel names when an image has 5 channels, the order of pcseg.range.projection.KITTI_CHANNELS
-# (repeated here because importing that module imports torch)
-RANGE_CHANNELS_5 = ("range", "x", "y", "z", "remission")
+# range image channel names by channel count: pcseg.range.projection.KITTI_CHANNELS, and those followed by
+# the surface normal (the bundled lidar model's input) (repeated here because importing that module imports
+# torch)
+RANGE_CHANNEL_NAMES = {1: ("range",), 5: ("range", "x", "y", "z", "remission"),
+                       8: ("range", "x", "y", "z", "remission", "nx", "ny", "nz")}
 # smallest --side-by-side picture whose captions and 20-class legend leave room for the panels
 SIDE_BY_SIDE_MIN = (300, 200)
 
@@ -259,7 +261,7 @@ def _range_image(args: argparse.Namespace, source: Path, arr: np.ndarray) -> int
     h, w, c = image.shape
     empty = ~np.isfinite(image[..., 0]) | (image[..., 0] < 0)  # RangeNet++ marks empty pixels with range -1
     image[empty] = np.nan
-    names = RANGE_CHANNELS_5 if c == 5 else ("range",) if c == 1 else tuple(f"channel {i}" for i in range(c))
+    names = RANGE_CHANNEL_NAMES.get(c, tuple(f"channel {i}" for i in range(c)))
     strips: list[tuple[str, np.ndarray]] = [(names[i], image[..., i]) for i in range(c)]
     labels_path = Path(args.labels) if args.labels else None
     gt_path = Path(args.gt) if args.gt else None

@@ -119,6 +119,22 @@ def test_render_range_image_strips(tmp_path):
                  str(tmp_path / "x.png")]) == 2
 
 
+@pytest.mark.parametrize("channels, names", [
+    (5, ["range", "x", "y", "z", "remission"]),
+    (8, ["range", "x", "y", "z", "remission", "nx", "ny", "nz"]),
+    (3, ["channel 0", "channel 1", "channel 2"])])
+def test_range_image_strips_are_titled_by_channel(tmp_path, monkeypatch, channels, names):
+    import pcseg.vis.render as render
+
+    titles = []
+    monkeypatch.setattr(render, "render_range_strips", lambda strips, out, legend=None: titles.extend(
+        t for t, _ in strips))
+    # (C, H, W), as pcseg.range.projection.make_image returns it
+    np.save(tmp_path / "img.npy", np.random.default_rng(0).uniform(1, 40, (channels, 16, 128)).astype(np.float32))
+    assert main(["render", str(tmp_path / "img.npy"), "--out", str(tmp_path / "strips.png")]) == 0
+    assert titles == names
+
+
 def test_written_ply_renders_in_palette_colours(tmp_path):
     files = pytest.importorskip("pcseg.io.files")
     from pcseg.io.cloud import Cloud
