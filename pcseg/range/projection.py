@@ -174,9 +174,9 @@ def pixel_normals(proj: Projection, coord: torch.Tensor) -> torch.Tensor:
     """
     h, w = proj.height, proj.width
     filled = proj.mask
-    flat = proj.index.reshape(-1)
+    flat_filled = filled.reshape(-1)
     pts = torch.zeros(h * w, 3, dtype=torch.float32, device=coord.device)
-    pts[flat >= 0] = coord[flat[flat >= 0]].to(torch.float32)
+    pts[flat_filled] = coord[pixel_points(proj)].to(torch.float32)
     pts = pts.view(h, w, 3)
     rng = torch.where(filled, proj.range, torch.full_like(proj.range, float("inf")))
 
@@ -210,7 +210,7 @@ def pixel_normals(proj: Projection, coord: torch.Tensor) -> torch.Tensor:
     facing = (normal * pts).sum(-1, keepdim=True) > 0          # pointing away from the sensor: turn it
     normal = torch.where(facing, -normal, normal)
     normal = torch.where(ok[..., None], normal, torch.full_like(normal, float("nan")))
-    return normal.view(h * w, 3)[flat >= 0]
+    return normal.view(h * w, 3)[flat_filled]
 
 
 def point_channels(coord: torch.Tensor, point_range: torch.Tensor, channels: Sequence[str],

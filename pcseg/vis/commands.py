@@ -34,8 +34,8 @@ VIEW_MAX_POINTS = 1_000_000
 # range image channel names by channel count: pcseg.range.projection.KITTI_CHANNELS, and those followed by
 # the surface normal (the bundled lidar model's input) (repeated here because importing that module imports
 # torch)
-RANGE_CHANNEL_NAMES = {1: ("range",), 5: ("range", "x", "y", "z", "remission"),
-                       8: ("range", "x", "y", "z", "remission", "nx", "ny", "nz")}
+_KITTI_CHANNEL_NAMES = ("range", "x", "y", "z", "remission")
+RANGE_CHANNEL_NAMES = {1: ("range",), 5: _KITTI_CHANNEL_NAMES, 8: _KITTI_CHANNEL_NAMES + ("nx", "ny", "nz")}
 # smallest --side-by-side picture whose captions and 20-class legend leave room for the panels
 SIDE_BY_SIDE_MIN = (300, 200)
 
