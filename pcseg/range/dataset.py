@@ -37,8 +37,9 @@ from pcseg.data.transforms import find
 from pcseg.errors import PcsegError
 from pcseg.io.cloud import Cloud
 from pcseg.range.augment import LaserMix, PolarMix
-from pcseg.range.projection import (NORMAL_CHANNELS, Projection, label_image, make_image, pixel_normals,
-                                    pixel_points, point_channels, project, single_thread)
+from pcseg.range.projection import (NORMAL_CHANNELS, ROUGHNESS_CHANNEL, Projection, label_image, make_image,
+                                    normal_roughness, pixel_normals, pixel_points, point_channels, project,
+                                    single_thread)
 from pcseg.range.spec import RangeSpec, range_spec
 from pcseg.range.viewpoints import room_frame, room_viewpoints
 
@@ -81,8 +82,11 @@ def view_values(cloud: Cloud, xyz: torch.Tensor, spec: RangeSpec) -> tuple[Proje
     intensity = None if cloud.intensity is None else torch.from_numpy(np.asarray(cloud.intensity)[win_np]
                                                                       .astype(np.float32))
     color = None if cloud.color is None else torch.from_numpy(np.asarray(cloud.color)[win_np].astype(np.float32))
-    normal = pixel_normals(proj, xyz) if any(c in NORMAL_CHANNELS for c in spec.channels) else None
-    return proj, point_channels(xyz[win], proj.point_range[win], spec.channels, intensity, color, normal)
+    rough = ROUGHNESS_CHANNEL in spec.channels
+    normal = pixel_normals(proj, xyz) if rough or any(c in NORMAL_CHANNELS for c in spec.channels) else None
+    roughness = normal_roughness(proj, normal) if rough else None
+    return proj, point_channels(xyz[win], proj.point_range[win], spec.channels, intensity, color, normal,
+                                roughness)
 
 
 class RangeDataset(torch.utils.data.Dataset):

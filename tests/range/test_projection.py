@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from pcseg.range.projection import (label_image, make_image, pixel_normals, pixel_points, point_channels,
-                                    project, spherical_coords)
+from pcseg.range.projection import (label_image, make_image, normal_roughness, pixel_normals, pixel_points,
+                                    point_channels, project, spherical_coords)
 from pcseg.range.reference import np_project
 
 H, W = 64, 2048
@@ -151,6 +151,39 @@ def test_a_pixel_without_neighbours_has_no_normal_and_reads_as_the_mean():
     image = make_image(proj, values, mean=[0.0, 0.0, 0.0, 0.6], std=[1.0, 0.4, 0.4, 0.5])
     assert float(image[1:].abs().sum()) == 0.0
     assert torch.isnan(point_channels(pts, proj.point_range, ["nz"])).all()   # not computed: missing
+
+
+def test_roughness_is_the_spread_of_the_normals_around_a_pixel():
+    pts, _ = _cast_street(3, 4)
+    proj = project(pts, 3, 4, 3.0, -25.0)
+    assert bool(proj.mask.all())
+    grid = torch.tensor([0.0, 0.0, 1.0]).repeat(3, 4, 1)
+    grid[0, 3] = torch.tensor([1.0, 0.0, 0.0])
+    grid[2, 2] = float("nan")                                  # a pixel without a normal does not count
+    rough = torch.full((12,), -1.0)
+    rough[proj.index.reshape(-1) >= 0] = normal_roughness(proj, grid.view(12, 3)[proj.index.reshape(-1) >= 0])
+    rough = rough.view(3, 4)
+    # row 1, column 0 sees columns 3, 0 and 1 (the image wraps): eight upright normals and one sideways
+    assert float(rough[1, 0]) == pytest.approx(1 - math.sqrt(8 ** 2 + 1) / 9, abs=1e-6)
+    assert float(rough[1, 1]) == pytest.approx(0.0, abs=1e-6)   # columns 0-2: eight upright, one without
+    assert math.isnan(float(rough[2, 2]))
+
+
+def test_roughness_is_near_zero_on_planes_and_high_on_scattered_surfaces():
+    pts, what = _cast_street(32, 512)
+    rng = np.random.default_rng(0)
+    ahead = what == 1                                           # the wall ahead becomes a hedge: ranges scatter
+    pts[ahead] *= torch.from_numpy(1 + rng.uniform(-0.03, 0.03, (int(ahead.sum()), 1)).astype(np.float32))
+    proj = project(pts, 32, 512, 3.0, -25.0)
+    rows = pixel_points(proj)
+    rough = normal_roughness(proj, pixel_normals(proj, pts))
+    hit = what[rows]
+    assert float(np.nanmedian(rough[hit == 1].numpy())) > 0.1
+    for plane in (0, 2):                                        # the ground, the wall behind (across the seam)
+        assert float(np.nanmedian(rough[hit == plane].numpy())) < 0.01
+    values = point_channels(pts[rows], proj.point_range[rows], ["roughness"], roughness=rough)
+    assert torch.allclose(values[:, 0], rough, equal_nan=True)
+    assert torch.isnan(point_channels(pts, proj.point_range, ["roughness"])).all()   # not computed: missing
 
 
 def test_matches_the_reference_projection_on_a_real_scan(realdata):
