@@ -181,27 +181,27 @@ def pixel_normals(proj: Projection, coord: torch.Tensor) -> torch.Tensor:
     pts[flat_filled] = coord[pixel_points(proj)].to(torch.float32)
     pts = pts.view(h, w, 3)
     rng = torch.where(filled, proj.range, torch.full_like(proj.range, float("inf")))
+    # every neighbour is a slice of one padded copy: columns wrap round, rows beyond the image are empty
+    pad = max(abs(shift) for shift in NORMAL_SHIFTS)
+    rng_pad = torch.cat([rng[:, -pad:], rng, rng[:, :pad]], dim=1)
+    rng_pad = torch.nn.functional.pad(rng_pad, (0, 0, pad, pad), value=float("inf"))
+    pts_pad = torch.cat([pts[:, -pad:], pts, pts[:, :pad]], dim=1)
+    pts_pad = torch.nn.functional.pad(pts_pad, (0, 0, 0, 0, pad, pad))
 
     def step(dim: int) -> tuple[torch.Tensor, torch.Tensor]:
         """The step to the nearer-in-range neighbour along ``dim`` (0 rows, 1 columns), and whether it is
-        usable. Shapes: -> (H, W, 3), (H, W) bool"""
-        best_gap = torch.full_like(rng, float("inf"))
-        best_step = torch.zeros_like(pts)
-        for shift in NORMAL_SHIFTS:
-            if dim == 1:
-                n_rng, n_pts = torch.roll(rng, shift, 1), torch.roll(pts, shift, 1)
-            else:
-                n_rng = torch.full_like(rng, float("inf"))
-                n_pts = torch.zeros_like(pts)
-                if shift > 0:
-                    n_rng[shift:], n_pts[shift:] = rng[:-shift], pts[:-shift]
-                else:
-                    n_rng[:shift], n_pts[:shift] = rng[-shift:], pts[-shift:]
-            gap = (n_rng - rng).abs()
-            nearer = gap < best_gap
-            best_gap = torch.where(nearer, gap, best_gap)
-            best_step = torch.where(nearer[..., None], n_pts - pts, best_step)
-        return best_step, best_gap <= NORMAL_MAX_STEP * rng
+        usable; on a tie in range the earlier of NORMAL_SHIFTS wins. Shapes: -> (H, W, 3), (H, W) bool"""
+        views = []
+        for shift in NORMAL_SHIFTS:     # the pixel ``shift`` before this one, as torch.roll(x, shift, dim)
+            rows = slice(pad - shift, pad - shift + h) if dim == 0 else slice(pad, pad + h)
+            cols = slice(pad - shift, pad - shift + w) if dim == 1 else slice(pad, pad + w)
+            views.append((rows, cols))
+        gaps = torch.stack([(rng_pad[rows, cols] - rng).abs() for rows, cols in views])
+        gaps = torch.nan_to_num(gaps, nan=float("inf"))      # empty beside empty is no neighbour
+        best_gap, best = gaps.min(0)                          # the first of equal gaps
+        neighbours = torch.stack([pts_pad[rows, cols] for rows, cols in views])
+        best_pts = torch.gather(neighbours, 0, best[None, ..., None].expand(1, h, w, 3))[0]
+        return best_pts - pts, best_gap <= NORMAL_MAX_STEP * rng
 
     across, ok_across = step(1)
     down, ok_down = step(0)
@@ -235,8 +235,9 @@ def normal_roughness(proj: Projection, normal: torch.Tensor) -> torch.Tensor:
     has = ~grid[..., 0].isnan()
     vec = torch.cat([torch.nan_to_num(grid), has[..., None].to(torch.float32)], dim=-1)    # (H, W, 4)
     vec = torch.cat([vec[:, -1:], vec, vec[:, :1]], dim=1)                                  # wrap columns
-    vec = torch.nn.functional.pad(vec, (0, 0, 0, 0, 1, 1))                                  # rows end
-    total = sum(vec[dr:dr + h, dc:dc + w] for dr in range(3) for dc in range(3))
+    across = vec[:, :-2] + vec[:, 1:-1] + vec[:, 2:]                                        # 3 columns
+    across = torch.nn.functional.pad(across, (0, 0, 0, 0, 1, 1))                            # rows end
+    total = across[:-2] + across[1:-1] + across[2:]                                         # 3 x 3
     count = total[..., 3]
     rough = 1.0 - torch.linalg.vector_norm(total[..., :3], dim=-1) / count.clamp_min(1.0)
     rough = torch.where(has & (count >= 3), rough.clamp_min(0.0), torch.full_like(rough, float("nan")))
