@@ -31,11 +31,12 @@ from pcseg.vis.palette import plain_colors
 # 1M points at 1280x960 in about 6 s (tools/bench_render.py); a window with 1M points is fine on a GPU.
 RENDER_MAX_POINTS = 1_000_000
 VIEW_MAX_POINTS = 1_000_000
-# range image channel names by channel count: pcseg.range.projection.KITTI_CHANNELS, and those followed by
-# the surface normal (the bundled lidar model's input) (repeated here because importing that module imports
+# range image channel names by channel count: pcseg.range.projection.KITTI_CHANNELS, those followed by the
+# surface normal, and by the normal and its roughness (repeated here because importing that module imports
 # torch)
 _KITTI_CHANNEL_NAMES = ("range", "x", "y", "z", "remission")
-RANGE_CHANNEL_NAMES = {1: ("range",), 5: _KITTI_CHANNEL_NAMES, 8: _KITTI_CHANNEL_NAMES + ("nx", "ny", "nz")}
+RANGE_CHANNEL_NAMES = {1: ("range",), 5: _KITTI_CHANNEL_NAMES, 8: _KITTI_CHANNEL_NAMES + ("nx", "ny", "nz"),
+                       9: _KITTI_CHANNEL_NAMES + ("nx", "ny", "nz", "roughness")}
 # smallest --side-by-side picture whose captions and 20-class legend leave room for the panels
 SIDE_BY_SIDE_MIN = (300, 200)
 

@@ -122,6 +122,7 @@ def test_render_range_image_strips(tmp_path):
 @pytest.mark.parametrize("channels, names", [
     (5, ["range", "x", "y", "z", "remission"]),
     (8, ["range", "x", "y", "z", "remission", "nx", "ny", "nz"]),
+    (9, ["range", "x", "y", "z", "remission", "nx", "ny", "nz", "roughness"]),
     (3, ["channel 0", "channel 1", "channel 2"])])
 def test_range_image_strips_are_titled_by_channel(tmp_path, monkeypatch, channels, names):
     import pcseg.vis.render as render
