@@ -256,7 +256,8 @@ def _range_image(args: argparse.Namespace, source: Path, arr: np.ndarray) -> int
     from pcseg.vis.palette import colorize_labels, error_colors, legend_entries
     from pcseg.vis.render import render_range_strips
 
-    if arr.ndim == 3 and arr.shape[0] <= 8 < arr.shape[2]:  # (C, H, W) as pcseg.range.make_image returns
+    most = max(RANGE_CHANNEL_NAMES)
+    if arr.ndim == 3 and arr.shape[0] <= most < arr.shape[2]:  # (C, H, W) as pcseg.range.make_image returns
         arr = np.moveaxis(arr, 0, -1)
     image = arr.astype(np.float64)[..., None] if arr.ndim == 2 else arr.astype(np.float64)
     h, w, c = image.shape
