@@ -158,6 +158,24 @@ def project(coord: torch.Tensor, height: int = 64, width: int = 2048, fov_up: fl
                       range=rng.view(height, width))
 
 
+def _pixel_grid(proj: Projection, values: torch.Tensor, fill: float) -> torch.Tensor:
+    """Per-pixel values laid out on the image, ``fill`` in empty pixels.
+
+    Shapes: values (P, C) for ``pixel_points(proj)`` -> (H, W, C) float32
+    """
+    grid = torch.full((proj.height * proj.width, values.shape[1]), fill, dtype=torch.float32,
+                      device=values.device)
+    grid[proj.mask.reshape(-1)] = values.to(torch.float32)
+    return grid.view(proj.height, proj.width, -1)
+
+
+def _pad_cylinder(grid: torch.Tensor, pad: int, fill: float) -> torch.Tensor:
+    """``pad`` pixels more on every side of an image: columns wrap round (a spinning scan's image is a full
+    turn), the rows beyond the top and bottom hold ``fill``. Shapes: (H, W, C) -> (H + 2 pad, W + 2 pad, C)"""
+    wrapped = torch.cat([grid[:, -pad:], grid, grid[:, :pad]], dim=1)
+    return torch.nn.functional.pad(wrapped, (0, 0, 0, 0, pad, pad), value=fill)
+
+
 def pixel_normals(proj: Projection, coord: torch.Tensor) -> torch.Tensor:
     """The surface normal at every filled pixel, from its neighbours in the range image: the cross product
     of a horizontal and a vertical step to a neighbouring pixel's point, turned to face the sensor. Each
@@ -176,17 +194,12 @@ def pixel_normals(proj: Projection, coord: torch.Tensor) -> torch.Tensor:
     """
     h, w = proj.height, proj.width
     filled = proj.mask
-    flat_filled = filled.reshape(-1)
-    pts = torch.zeros(h * w, 3, dtype=torch.float32, device=coord.device)
-    pts[flat_filled] = coord[pixel_points(proj)].to(torch.float32)
-    pts = pts.view(h, w, 3)
+    pts = _pixel_grid(proj, coord[pixel_points(proj)], 0.0)
     rng = torch.where(filled, proj.range, torch.full_like(proj.range, float("inf")))
     # every neighbour is a slice of one padded copy: columns wrap round, rows beyond the image are empty
     pad = max(abs(shift) for shift in NORMAL_SHIFTS)
-    rng_pad = torch.cat([rng[:, -pad:], rng, rng[:, :pad]], dim=1)
-    rng_pad = torch.nn.functional.pad(rng_pad, (0, 0, pad, pad), value=float("inf"))
-    pts_pad = torch.cat([pts[:, -pad:], pts, pts[:, :pad]], dim=1)
-    pts_pad = torch.nn.functional.pad(pts_pad, (0, 0, 0, 0, pad, pad))
+    rng_pad = _pad_cylinder(rng[..., None], pad, float("inf"))[..., 0]
+    pts_pad = _pad_cylinder(pts, pad, 0.0)
 
     def step(dim: int) -> tuple[torch.Tensor, torch.Tensor]:
         """The step to the nearer-in-range neighbour along ``dim`` (0 rows, 1 columns), and whether it is
@@ -212,7 +225,7 @@ def pixel_normals(proj: Projection, coord: torch.Tensor) -> torch.Tensor:
     facing = (normal * pts).sum(-1, keepdim=True) > 0          # pointing away from the sensor: turn it
     normal = torch.where(facing, -normal, normal)
     normal = torch.where(ok[..., None], normal, torch.full_like(normal, float("nan")))
-    return normal.view(h * w, 3)[flat_filled]
+    return normal.view(h * w, 3)[filled.reshape(-1)]
 
 
 def normal_roughness(proj: Projection, normal: torch.Tensor) -> torch.Tensor:
@@ -222,26 +235,22 @@ def normal_roughness(proj: Projection, normal: torch.Tensor) -> torch.Tensor:
     of its own, or with fewer than two neighbours that have one, gets NaN (the channel's mean in
     `make_image`). The spread of unit normals as a scatter measure is the resultant length of directional
     statistics (Mardia & Jupp, "Directional Statistics", 2000, sec. 9.2); on range images it sets
-    vegetation (median about 0.3 on synthetic and real scans) apart from walls and the ground (about 0.01),
+    vegetation (median about 0.3 on synthetic and real scans) apart from walls and the ground (0.001-0.06),
     where normals alone leave the network to find it with its first layers.
 
     Shapes: normal (P, 3) for ``pixel_points(proj)``, NaN where a pixel has none -> (P,) float32
     """
     h, w = proj.height, proj.width
-    flat_filled = proj.mask.reshape(-1)
-    grid = torch.full((h * w, 3), float("nan"), dtype=torch.float32, device=normal.device)
-    grid[flat_filled] = normal.to(torch.float32)
-    grid = grid.view(h, w, 3)
+    grid = _pixel_grid(proj, normal, float("nan"))
     has = ~grid[..., 0].isnan()
     vec = torch.cat([torch.nan_to_num(grid), has[..., None].to(torch.float32)], dim=-1)    # (H, W, 4)
-    vec = torch.cat([vec[:, -1:], vec, vec[:, :1]], dim=1)                                  # wrap columns
+    vec = _pad_cylinder(vec, 1, 0.0)
     across = vec[:, :-2] + vec[:, 1:-1] + vec[:, 2:]                                        # 3 columns
-    across = torch.nn.functional.pad(across, (0, 0, 0, 0, 1, 1))                            # rows end
     total = across[:-2] + across[1:-1] + across[2:]                                         # 3 x 3
     count = total[..., 3]
     rough = 1.0 - torch.linalg.vector_norm(total[..., :3], dim=-1) / count.clamp_min(1.0)
     rough = torch.where(has & (count >= 3), rough.clamp_min(0.0), torch.full_like(rough, float("nan")))
-    return rough.view(h * w)[flat_filled]
+    return rough.view(h * w)[proj.mask.reshape(-1)]
 
 
 def point_channels(coord: torch.Tensor, point_range: torch.Tensor, channels: Sequence[str],
@@ -316,6 +325,6 @@ def label_image(proj: Projection, label: torch.Tensor, ignore: int = -1) -> torc
     return out.view(proj.height, proj.width)
 
 
-__all__ = ["Projection", "single_thread", "spherical_coords", "project", "pixel_normals", "point_channels",
-           "pixel_points", "make_image", "label_image",
-           "CHANNELS", "NORMAL_CHANNELS", "KITTI_CHANNELS", "KITTI_MEAN", "KITTI_STD"]
+__all__ = ["Projection", "single_thread", "spherical_coords", "project", "pixel_normals", "normal_roughness",
+           "point_channels", "pixel_points", "make_image", "label_image",
+           "CHANNELS", "NORMAL_CHANNELS", "ROUGHNESS_CHANNEL", "KITTI_CHANNELS", "KITTI_MEAN", "KITTI_STD"]
