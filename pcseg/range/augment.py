@@ -14,6 +14,8 @@ labels and kNN back-projection all see the same changed scan.
 - ``beam_drop``: whole beams (rows of equal elevation) lost, as with a sparser sensor or dead lasers.
 - ``voxel``: the scan thinned to one point per grid cell of a random size, as users' clouds often are
   (a voxel down-sampling thins the dense near returns and leaves the sparse far ones).
+- ``warp``: the ground not one plane (camber, a crest, streets meeting at other grades): every point moves
+  along z by a smooth field of its x and y that is 0 under the sensor.
 - ``height``: the sensor mounted higher or lower (another vehicle): the scan moves along z.
 - ``tilt``: the sensor not level (pitch and roll of the car, a sloped road).
 - ``scale``: the world a little larger or smaller.
@@ -146,6 +148,34 @@ class VoxelThin:
 
     def __repr__(self) -> str:
         return f"VoxelThin(p={self.p}, low={self.low}, high={self.high})"
+
+
+class GroundWarp:
+    """Move every point along z by a smooth field of its x and y: the sum of ``waves`` plane waves, each of
+    amplitude U(0, amplitude) metres, wavelength U(low, high) metres and random heading and phase, less the
+    field's value under the sensor (which keeps its height above the ground there). Synthetic streets lie on
+    one plane; real ones do not: roads are cambered about 2.5 % to the kerb (RASt 06) and climb or crest
+    along their length, and streets meet at other grades. On the levelled real SemanticKITTI scan the road
+    lies up to 0.3 m off its fitted plane 25-40 m out. Walls and poles stay vertical (the shift depends on x
+    and y only); the slope it adds is at most 2 pi x amplitude / low per wave (3 % with the defaults)."""
+
+    def __init__(self, amplitude: float = 0.2, low: float = 40.0, high: float = 160.0, waves: float = 2) -> None:
+        self.amplitude, self.low, self.high, self.waves = float(amplitude), float(low), float(high), int(waves)
+
+    def __call__(self, cloud: Cloud, rng: np.random.Generator) -> Cloud:
+        c = np.asarray(cloud.coord, dtype=np.float32).copy()
+        x, y = c[:, 0].astype(np.float64), c[:, 1].astype(np.float64)
+        dz = np.zeros(len(c))
+        for _ in range(self.waves):
+            amp = rng.uniform(0.0, self.amplitude)
+            k = 2.0 * np.pi / rng.uniform(self.low, self.high)
+            heading, phase = rng.uniform(0.0, 2.0 * np.pi, 2)
+            dz += amp * (np.cos(k * (x * np.cos(heading) + y * np.sin(heading)) + phase) - np.cos(phase))
+        c[:, 2] += dz.astype(np.float32)
+        return _with(cloud, coord=c)
+
+    def __repr__(self) -> str:
+        return f"GroundWarp(amplitude={self.amplitude}, low={self.low}, high={self.high}, waves={self.waves})"
 
 
 class SensorHeight:
@@ -299,8 +329,8 @@ class ScanCompose:
 # the words ``range.scan_augment`` accepts, each with the defaults above
 SCAN_AUGMENTATIONS: dict[str, Callable[[], Callable[[Cloud, np.random.Generator], Cloud]]] = {
     "remission_drop": RemissionDrop, "remission_jitter": RemissionJitter, "point_drop": PointDrop,
-    "beam_drop": BeamDrop, "voxel": VoxelThin, "height": SensorHeight, "tilt": Tilt, "scale": Scale,
-    "mix": LaserMix, "polarmix": PolarMix,
+    "beam_drop": BeamDrop, "voxel": VoxelThin, "warp": GroundWarp, "height": SensorHeight, "tilt": Tilt,
+    "scale": Scale, "mix": LaserMix, "polarmix": PolarMix,
 }
 
 
@@ -334,5 +364,5 @@ def build_scan_augmentation(names: Sequence[str]) -> ScanCompose | None:
     return ScanCompose(chain) if chain else None
 
 
-__all__ = ["RemissionDrop", "RemissionJitter", "PointDrop", "BeamDrop", "VoxelThin", "SensorHeight", "Tilt",
-           "Scale", "LaserMix", "PolarMix", "ScanCompose", "SCAN_AUGMENTATIONS", "build_scan_augmentation"]
+__all__ = ["RemissionDrop", "RemissionJitter", "PointDrop", "BeamDrop", "VoxelThin", "GroundWarp", "SensorHeight",
+           "Tilt", "Scale", "LaserMix", "PolarMix", "ScanCompose", "SCAN_AUGMENTATIONS", "build_scan_augmentation"]

@@ -7,8 +7,8 @@ import pytest
 
 from pcseg.data.transforms import tilt_matrix
 from pcseg.io.cloud import Cloud
-from pcseg.range.augment import (BeamDrop, PointDrop, RemissionDrop, RemissionJitter, SensorHeight, Tilt,
-                                 VoxelThin, build_scan_augmentation)
+from pcseg.range.augment import (BeamDrop, GroundWarp, PointDrop, RemissionDrop, RemissionJitter, SensorHeight,
+                                 Tilt, VoxelThin, build_scan_augmentation)
 
 
 def _scan(n: int = 5000, seed: int = 0) -> Cloud:
@@ -80,6 +80,26 @@ def test_geometric_scan_augmentations():
     rot = tilt_matrix(np.random.default_rng(5), 3.0)
     assert np.abs(np.degrees(np.arccos(rot[2, 2]))) > 0.01
     assert np.array_equal(tilted.coord, (scan.coord.astype(np.float64) @ rot.T).astype(np.float32))
+
+
+def test_ground_warp_is_smooth_bounded_and_zero_under_the_sensor():
+    scan = _scan(20000)
+    warp = GroundWarp(amplitude=0.3, low=40.0, high=80.0, waves=2)
+    out = warp(scan, np.random.default_rng(6))
+    assert np.array_equal(out.coord[:, :2], scan.coord[:, :2]) and np.array_equal(out.label, scan.label)
+    dz = out.coord[:, 2].astype(np.float64) - scan.coord[:, 2]
+    assert 0.02 < np.abs(dz).max() <= 2 * 2 * 0.3 + 1e-5           # each wave moves by at most 2 x amplitude
+    # a function of x and y alone: the same column of points moves together (a wall stays vertical)
+    column = Cloud(np.array([[10.0, 5.0, z] for z in (-1.7, 0.0, 2.5)], np.float32))
+    moved = warp(column, np.random.default_rng(6)).coord[:, 2] - column.coord[:, 2]
+    assert np.ptp(moved) < 1e-5 and abs(moved[0]) > 0
+    # nothing moves under the sensor, and slopes stay street-like: at most 2 pi amplitude / wavelength a wave
+    origin = warp(Cloud(np.zeros((1, 3), np.float32)), np.random.default_rng(6)).coord
+    assert np.abs(origin).max() < 1e-6
+    near = np.hypot(scan.coord[:, 0], scan.coord[:, 1])
+    assert np.all(np.abs(dz) <= near * 2 * (2 * np.pi * 0.3 / 40.0) + 1e-4)
+    assert repr(build_scan_augmentation(["warp:amplitude=0.1,waves=3"])) == \
+        "ScanCompose([GroundWarp(amplitude=0.1, low=40.0, high=160.0, waves=3)])"
 
 
 def test_build_from_config_words():
