@@ -129,8 +129,8 @@ class RangeConfig:
     # below the sensor before projecting (pcseg.range.ground); None: the scan as given
     level_ground: float | None = None
     # training: whole-scan augmentations before projection (pcseg.range.augment.SCAN_AUGMENTATIONS:
-    # remission_drop, remission_jitter, point_drop, beam_drop, height, tilt, scale, mix; "name:key=value"
-    # sets an argument, e.g. "remission_drop:p=0.8"); empty = none
+    # remission_drop, remission_jitter, point_drop, beam_drop, voxel, warp, height, tilt, scale, mix,
+    # polarmix; "name:key=value" sets an argument, e.g. "remission_drop:p=0.8"); empty = none
     scan_augment: list[str] = field(default_factory=list)
     # training: each range image cut to a random window of this many columns, wrapping round (RangeFormer's
     # training on slices of the range view, Kong et al. ICCV 2023); null: the whole image. Labelling and
