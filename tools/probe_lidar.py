@@ -40,11 +40,11 @@ CELL = 1.0                       # metres: the facade-hole cells
 
 
 def _cells_gone(coord: np.ndarray, share: float, cell: float = CELL) -> np.ndarray:
-    """(N,) bool: the points whose ``cell``-metre cell is among the ``share`` dropped (a fixed hash of the
-    cell, so the same cells go in every run)."""
-    c = np.floor(coord / cell).astype(np.int64)
-    h = (c[:, 0] * 73856093) ^ (c[:, 1] * 19349663) ^ (c[:, 2] * 83492791)
-    return (h % 1000) < int(round(share * 1000))
+    """(N,) bool: the points whose ``cell``-metre cell is among the ``share`` dropped (each occupied cell
+    drawn from a fixed-seed generator, so the same cells go in every run)."""
+    _, cell_of = np.unique(np.floor(coord / cell).astype(np.int64), axis=0, return_inverse=True)
+    gone = np.random.default_rng(0).random(int(cell_of.max()) + 1) < share
+    return gone[cell_of.reshape(-1)]
 
 
 # a probe: (coord (N, 3) float64, label (N,), class ids by name) -> (moved coord (N, 3), keep (N,) bool)

@@ -159,7 +159,7 @@ class GroundWarp:
     lies up to 0.3 m off its fitted plane 25-40 m out. Walls and poles stay vertical (the shift depends on x
     and y only); the slope it adds is at most 2 pi x amplitude / low per wave (3 % with the defaults)."""
 
-    def __init__(self, amplitude: float = 0.2, low: float = 40.0, high: float = 160.0, waves: float = 2) -> None:
+    def __init__(self, amplitude: float = 0.2, low: float = 40.0, high: float = 160.0, waves: int = 2) -> None:
         self.amplitude, self.low, self.high, self.waves = float(amplitude), float(low), float(high), int(waves)
 
     def __call__(self, cloud: Cloud, rng: np.random.Generator) -> Cloud:
