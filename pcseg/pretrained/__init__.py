@@ -12,7 +12,8 @@ Each bundled model is a pcseg checkpoint (``<name>.pt`` beside this file, loaded
         "trained_on":  the synthetic data it was trained on (one line),
         "command":     the one command that retrains it from synthetic data alone,
         "seed":        int,
-        "train_minutes": float, wall time of that command on the 2-core reference machine,
+        "train_minutes": float, wall time of that command on the 2-core CPU machine it ran on (machines of that
+                       kind differ: README, "Bundled models"),
         "scores": {"synthetic_val": {"miou": float, "oa": float},
                    "real": {"<sample>": {"miou": float, "oa": float, "points": int}}}
     }}
