@@ -133,6 +133,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=1000, help="generator seed (bundled runs train on 0 and 1)")
     p.add_argument("--json", type=Path, default=None, help="also write the table to this JSON file")
     args = p.parse_args(argv)
+    if args.sequences < 1:
+        print(f"probe_lidar: --sequences {args.sequences}: needs at least one street", file=sys.stderr)
+        return 2
+    if args.json is not None and not args.json.parent.is_dir():
+        print(f"probe_lidar: {args.json}: its folder does not exist", file=sys.stderr)
+        return 2
 
     import torch
 
@@ -176,9 +182,9 @@ def main(argv: list[str] | None = None) -> int:
     print("| probe | mIoU | OA | " + " | ".join(f"{c} recall" for c in RECALL) + " |")
     print("|---|---:|---:|" + "---:|" * len(RECALL))
     for name, cm in matrices.items():
-        m = cm.matrix
-        recall = {c: float(m[ids[c], ids[c]] / max(1, m[ids[c]].sum())) for c in RECALL}
-        rows[name] = {"miou": cm.miou_present, "oa": cm.oa, "recall": recall}
+        recall = {c: float(cm.acc()[ids[c]]) for c in RECALL}      # NaN: the class is absent from these scans
+        rows[name] = {"miou": cm.miou_present, "oa": cm.oa,
+                      "recall": {c: None if np.isnan(r) else r for c, r in recall.items()}}
         print(f"| {name} | {100 * cm.miou_present:.1f} | {100 * cm.oa:.1f} | "
               + " | ".join(f"{100 * recall[c]:.1f}" for c in RECALL) + " |")
     if args.json:

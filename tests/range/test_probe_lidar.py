@@ -64,3 +64,10 @@ def test_a_bad_checkpoint_is_one_line_and_status_2(tmp_path, capsys):
     assert probe_lidar.main(["--checkpoint", str(bad)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "lidar.pt" in err[0]
+
+
+def test_no_streets_or_a_json_in_a_missing_folder_is_one_line_and_status_2(tmp_path, capsys):
+    for argv, named in ((["--sequences", "0"], "--sequences"), (["--json", str(tmp_path / "no" / "p.json")], "p.json")):
+        assert probe_lidar.main(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and named in err[0]
