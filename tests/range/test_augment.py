@@ -197,3 +197,18 @@ def test_polar_mix_swaps_half_the_azimuth_and_pastes_turned_objects():
     for bad in ("polarmix:copies=1.5", "polarmix:flora=2", "polarmix:p=2"):
         with pytest.raises(ValueError):
             build_scan_augmentation([bad])
+
+
+def test_the_config_comment_names_every_scan_augmentation():
+    """pcseg/config.py lists the words range.scan_augment accepts in a comment; it must not drift from the
+    registry that parses them."""
+    import inspect
+    import re
+
+    import pcseg.config
+    from pcseg.range.augment import SCAN_AUGMENTATIONS
+
+    src = inspect.getsource(pcseg.config)
+    comment = src[src.index("SCAN_AUGMENTATIONS:"):src.index("scan_augment: list[str]")]
+    listed = set(re.findall(r"[a-z_]+", comment.split(";")[0].split(":", 1)[1]))
+    assert listed == set(SCAN_AUGMENTATIONS)
