@@ -213,33 +213,3 @@ def test_shrub_clumps_stand_at_the_kerb_where_cars_park(monkeypatch):
             else:                                           # on the grass strip, right at the kerb
                 strip += abs(y) < street.road_half + 2.5 + 3.0
     assert corner >= 3 and strip >= 10
-
-
-def test_limb_runs_from_one_point_to_the_other():
-    from pcseg.data.synth_lidar import limb
-
-    a, b = np.array([1.0, 2.0, 0.5]), np.array([1.3, 1.6, 1.4])
-    v, f = limb(a, b, 0.05, segments=8)
-    u = (b - a) / np.linalg.norm(b - a)
-    t = (v - a) @ u                                          # position along the axis
-    r = np.linalg.norm((v - a) - t[:, None] * u, axis=1)     # distance from it
-    assert np.allclose(np.sort(np.unique(t.round(5)))[[0, -1]], [0.0, np.linalg.norm(b - a)], atol=1e-5)
-    assert np.allclose(r[:16], 0.05, atol=1e-5) and np.allclose(r[16:], 0.0, atol=1e-5)   # rings, cap centres
-    assert f.shape == (32, 3) and f.max() == len(v) - 1
-
-
-@pytest.mark.parametrize("walking", [False, True])
-def test_a_pedestrian_stands_on_two_legs(walking):
-    """Two legs apart below the hips, the head at the top, feet on the ground (lowered hips in a stride)."""
-    import pcseg.data.synth_lidar as sl
-
-    for k in range(5):
-        st = sl.Street()
-        sl._person(st, np.random.default_rng(k), 4.0, -2.0, 0.12, yaw=0.0, walking=walking)
-        assert {p.cls for p in st.parts} == {"person"} and len({p.instance for p in st.parts}) == 1
-        v = np.concatenate([p.vertices for p in st.parts])
-        assert abs(v[:, 2].min() - 0.12) < 0.01 and 1.45 < v[:, 2].max() - 0.12 < 1.95
-        assert np.ptp(v[:, 1]) < 0.7 and np.ptp(v[:, 0]) < (1.1 if walking else 0.45)
-        low = [p.vertices for p in st.parts if p.vertices[:, 2].max() < 0.12 + 0.7]   # shins and feet
-        sides = sorted(float(m[:, 1].mean()) for m in low)
-        assert len(low) == 4 and sides[1] - sides[0] < 0.05 and sides[2] - sides[1] > 0.12   # two legs, apart
