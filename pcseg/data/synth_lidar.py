@@ -125,23 +125,6 @@ def cylinder(base: Sequence[float], radius: float, height: float, segments: int 
     return v.astype(np.float32), np.concatenate([side, caps]).astype(np.uint32)
 
 
-def limb(p0: Sequence[float], p1: Sequence[float], radius: float, segments: int = 8) -> tuple[np.ndarray, np.ndarray]:
-    """Closed cylinder from point ``p0`` to point ``p1`` (an arm, a leg). Shapes: -> (2s+2, 3) float32, (4s, 3) uint32"""
-    a, b = np.asarray(p0, float), np.asarray(p1, float)
-    d = b - a
-    length = float(np.linalg.norm(d))
-    v, f = cylinder((0.0, 0.0, 0.0), radius, length, segments)
-    u = d / length
-    k = np.cross([0.0, 0.0, 1.0], u)                       # Rodrigues: turn +z onto u
-    s, c = float(np.linalg.norm(k)), float(u[2])
-    if s < 1e-9:
-        rot = np.diag([1.0, 1.0, c])
-    else:
-        kx = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]]) / s
-        rot = np.eye(3) + s * kx + (1 - c) * kx @ kx
-    return (v.astype(np.float64) @ rot.T + a).astype(np.float32), f
-
-
 def heightfield(x0: float, x1: float, y0: float, y1: float, res: float, z0: float, rng: np.random.Generator,
                 bumps: float, grain: float) -> tuple[np.ndarray, np.ndarray]:
     """Uneven ground over [x0, x1] x [y0, y1]: a grid every ``res`` metres at height ``z0`` plus three long
@@ -293,55 +276,13 @@ def _bicycle_row(street: Street, rng: np.random.Generator, x: float, y: float, z
 
 
 def _person(street: Street, rng: np.random.Generator, x: float, y: float, z0: float, cls: str = "person",
-            instance: int | None = None, yaw: float | None = None, walking: bool | None = None) -> None:
-    """A pedestrian with two legs, two arms, chest, hips and head, walking (legs and arms swung, about +-25 deg
-    at the hip in a stride) or standing. Heights 1.5-1.95 m; the joints stand at the body-segment proportions
-    of Drillis and Contini (1966, as tabulated in D. A. Winter, "Biomechanics and Motor Control of Human
-    Movement"): ankle 0.039 H, knee 0.285 H, hip 0.530 H, wrist 0.485 H, elbow 0.630 H, shoulder 0.818 H,
-    chin 0.870 H; shoulders 0.259 H and hips 0.191 H wide. Limbs are thickened for clothing."""
+            instance: int | None = None) -> None:
     inst = street.new_instance() if instance is None else instance
-    h = rng.uniform(1.5, 1.95)
-    yaw = rng.uniform(0, 2 * np.pi) if yaw is None else yaw
-    walking = rng.random() < 0.7 if walking is None else walking
-    swing = rng.uniform(0.25, 0.45) * (1 if rng.random() < 0.5 else -1) if walking else 0.0
-    c, s = math.cos(yaw), math.sin(yaw)
-    hip, shoulder = 0.53 * h, 0.818 * h
-    leg = hip - 0.039 * h
-    z0 -= leg * (1 - math.cos(swing))                                 # a stride lowers the hips
-
-    def at(dx: float, dy: float, z: float) -> tuple[float, float, float]:   # body frame: x forward, y left
-        return (x + c * dx - s * dy, y + s * dx + c * dy, z0 + z)
-
-    for side, sign in ((1.0, 1.0), (-1.0, -1.0)):
-        angle = sign * swing
-        knee = (0.245 * h * math.sin(angle), 0.285 * h + 0.245 * h * (1 - math.cos(angle)))
-        foot = (leg * math.sin(angle), hip - leg * math.cos(angle))
-        street.add(limb(at(0, side * 0.05 * h, hip), at(knee[0], side * 0.05 * h, knee[1]), 0.075), cls, rng, inst)
-        street.add(limb(at(knee[0], side * 0.05 * h, knee[1]), at(foot[0], side * 0.05 * h, foot[1]), 0.06), cls,
-                   rng, inst)
-        street.add(box(at(foot[0] + 0.06, side * 0.05 * h, foot[1] - 0.039 * h + 0.035), (0.26, 0.1, 0.07), yaw),
-                   cls, rng, inst)
-        arm = -0.6 * angle                                            # arms swing against the legs
-        elbow = (0.188 * h * math.sin(arm), shoulder - 0.188 * h * math.cos(arm))
-        wrist = (elbow[0] + 0.145 * h * math.sin(arm * 1.5), elbow[1] - 0.145 * h * math.cos(arm * 1.5))
-        street.add(limb(at(0, side * 0.125 * h, shoulder), at(elbow[0], side * 0.13 * h, elbow[1]), 0.05), cls, rng,
-                   inst)
-        street.add(limb(at(elbow[0], side * 0.13 * h, elbow[1]), at(wrist[0], side * 0.13 * h, wrist[1]), 0.045),
-                   cls, rng, inst)
-    depth = rng.uniform(0.11, 0.15)                                   # coat and build
-    street.add(_yawed(blob((0, 0, 0.72 * h), (depth, 0.12 * h, 0.11 * h), rng, 0.05), x, y, z0, yaw), cls, rng,
-               inst)
-    street.add(_yawed(blob((0, 0, 0.56 * h), (depth * 0.9, 0.1 * h, 0.07 * h), rng, 0.05), x, y, z0, yaw), cls,
-               rng, inst)
-    street.add(blob(at(0, 0, 0.935 * h), (0.1, 0.08, 0.065 * h), rng, 0.05), cls, rng, inst)
-
-
-def _yawed(mesh: tuple[np.ndarray, np.ndarray], x: float, y: float, z0: float,
-           yaw: float) -> tuple[np.ndarray, np.ndarray]:
-    """A mesh built about the origin, turned by ``yaw`` about z and moved to (x, y, z0)."""
-    c, s = math.cos(yaw), math.sin(yaw)
-    v = mesh[0].astype(np.float64) @ np.array([[c, s, 0], [-s, c, 0], [0, 0, 1]]) + [x, y, z0]
-    return v.astype(np.float32), mesh[1]
+    h = rng.uniform(1.6, 1.9)
+    yaw = rng.uniform(0, 2 * np.pi)
+    street.add(box((x, y, z0 + h * 0.25), (0.25, 0.35, h * 0.5), yaw), cls, rng, inst)
+    street.add(box((x, y, z0 + h * 0.66), (0.3, 0.45, h * 0.34), yaw), cls, rng, inst)
+    street.add(blob((x, y, z0 + h * 0.92), (0.11, 0.11, 0.13), rng, 0.05), cls, rng, inst)
 
 
 def _bicyclist(street: Street, rng: np.random.Generator, x: float, y: float) -> None:
@@ -610,17 +551,12 @@ def build_street(rng: np.random.Generator, x_min: float, x_max: float, sensor_x:
             if _free(x - 1, x + 6, cuts):
                 _bicycle_row(st, rng, x, side * edge, kerb, side)
             x += rng.uniform(80, 200)
-        # pedestrians on the sidewalk, most walking along it, a third of them in twos or threes side by side
+        # pedestrians on the sidewalk
         x = x_min + rng.uniform(0, 40)
         while walk and x < x_max:
             if _free(x - 1, x + 1, cuts):
-                heading = rng.choice([0.0, np.pi]) + rng.normal(0, 0.15)
-                group = 1 if rng.random() < 0.67 else int(rng.integers(2, 4))
-                across = rng.uniform(0.4, max(0.45, walk - 0.3 - 0.6 * (group - 1)))
-                for k in range(group):
-                    _person(st, rng, x + rng.normal(0, 0.15), side * (curb + lawn + across + 0.6 * k), kerb,
-                            yaw=heading if group > 1 or rng.random() < 0.8 else None, walking=None)
-            x += rng.uniform(35, 115)                            # about as many people per metre as before groups
+                _person(st, rng, x, side * (curb + lawn + rng.uniform(0.4, walk - 0.3)), kerb)
+            x += rng.uniform(25, 80)
         # buildings, with fences, bushes and trees in the gaps; none across a side street
         x = x_min
         while x < x_max:
