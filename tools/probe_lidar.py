@@ -182,7 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     print("| probe | mIoU | OA | " + " | ".join(f"{c} recall" for c in RECALL) + " |")
     print("|---|---:|---:|" + "---:|" * len(RECALL))
     for name, cm in matrices.items():
-        recall = {c: float(cm.acc()[ids[c]]) for c in RECALL}      # NaN: the class is absent from these scans
+        acc = cm.acc()                                             # NaN: the class is absent from these scans
+        recall = {c: float(acc[ids[c]]) for c in RECALL}
         rows[name] = {"miou": cm.miou_present, "oa": cm.oa,
                       "recall": {c: None if np.isnan(r) else r for c, r in recall.items()}}
         print(f"| {name} | {100 * cm.miou_present:.1f} | {100 * cm.oa:.1f} | "
