@@ -96,6 +96,10 @@ class TrainConfig:
     # (pcseg.engine.losses.unweighting); needs class_weights, whose values training writes into
     # class_weight_values so that the run's config and checkpoints carry them
     unweight_labels: bool = False
+    # how much of the weighting labelling divides out: the probabilities times w_k ** -unweight_power; 1 all of
+    # it (the training posterior), 0 none (as unweight_labels: false); between, rare classes keep part of the
+    # weighting's lift (the bundled lidar model, configs/bundled_lidar.yaml)
+    unweight_power: float = 1.0
     class_weight_values: list[float] | None = None
     # weight averaging (SWA/SWAD, pcseg.engine.averaging): from this epoch on (1-based) the weights after
     # every step are averaged, and the run also writes averaged.pt; 0 = off

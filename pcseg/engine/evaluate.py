@@ -109,7 +109,7 @@ def _without(load: Callable[[], Cloud], channels: tuple[str, ...], grey: bool) -
 
 def _run_config(cli_cfg: Config, ckpt: dict, path: Path) -> Config:
     """CONFIG + overrides, with the model, its input features and how its scores become labels (the range
-    settings, ``train.unweight_labels`` and the class weights) taken from the checkpoint."""
+    settings, ``train.unweight_labels`` / ``unweight_power`` and the class weights) taken from the checkpoint."""
     from pcseg.config import config_from_dict
 
     ckpt_cfg = config_from_dict(ckpt["config"], f"{path} (config inside)")
@@ -119,6 +119,7 @@ def _run_config(cli_cfg: Config, ckpt: dict, path: Path) -> Config:
     cfg.data.features = list(ckpt_cfg.data.features)
     cfg.range = ckpt_cfg.range if ckpt.get("family") == "2d" else cfg.range
     cfg.train.unweight_labels = ckpt_cfg.train.unweight_labels
+    cfg.train.unweight_power = ckpt_cfg.train.unweight_power
     cfg.train.class_weight_values = ckpt_cfg.train.class_weight_values
     return cfg
 

@@ -124,7 +124,8 @@ def accumulate_scores(model: torch.nn.Module, blocks: Iterable[dict[str, np.ndar
                       ) -> tuple[torch.Tensor, torch.Tensor]:
     """Run the evaluation chunks ``blocks`` (pcseg.data.blocks.iter_eval_blocks) through the model in
     batches and sum each point's softmax probabilities (with ``tta`` a chunk's probabilities are the mean
-    over its turns, ``TTA_TURNS_DEG``; with ``train.unweight_labels`` divided by the loss's class weights).
+    over its turns, ``TTA_TURNS_DEG``; with ``train.unweight_labels`` divided by the loss's class weights to
+    the power ``train.unweight_power``).
 
     Shapes: -> scores (n, K) float32 sums, counts (n,) int32 (chunks that held the point, padding excluded).
     """

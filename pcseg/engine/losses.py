@@ -45,11 +45,12 @@ def class_weights(counts: np.ndarray, mode: str) -> np.ndarray | None:
 
 
 def unweighting(cfg: Config, num_classes: int) -> torch.Tensor | None:
-    """The per-class factors ``train.unweight_labels`` applies to a model's probabilities: 1 / w_k for the
-    loss weights w (``train.class_weight_values``), 0 for a class training never saw (weight 0). A loss
-    weighted by w_k makes a model's probabilities p(k|x) w_k / Z rather than p(k|x), so dividing by w_k and
-    renormalising (``unweight``) gives back the posterior of the training data. None: labelling uses the
-    probabilities as they are.
+    """The per-class factors ``train.unweight_labels`` applies to a model's probabilities: w_k ** -a for the
+    loss weights w (``train.class_weight_values``) and a = ``train.unweight_power``, 0 for a class training
+    never saw (weight 0). A loss weighted by w_k makes a model's probabilities p(k|x) w_k / Z rather than
+    p(k|x), so dividing by w_k (a = 1) and renormalising (``unweight``) gives back the posterior of the
+    training data; a < 1 divides out part of the weighting and leaves rare classes some of its lift. None:
+    labelling uses the probabilities as they are.
 
     Shapes: -> (K,) float32 or None
     """
@@ -62,8 +63,11 @@ def unweighting(cfg: Config, num_classes: int) -> torch.Tensor | None:
                                                   "stores in train.class_weight_values)")
     if len(values) != num_classes:
         raise PcsegError("train.class_weight_values", f"has {len(values)} values for {num_classes} classes")
+    power = float(cfg.train.unweight_power)
+    if not 0.0 <= power <= 1.0:
+        raise PcsegError("train.unweight_power", f"must be between 0 and 1, got {cfg.train.unweight_power!r}")
     w = torch.tensor([float(v) for v in values], dtype=torch.float32)
-    return torch.where(w > 0, 1.0 / w.clamp(min=1e-12), torch.zeros_like(w))
+    return torch.where(w > 0, w.clamp(min=1e-12) ** -power, torch.zeros_like(w))
 
 
 def unweight(probs: torch.Tensor, factors: torch.Tensor, dim: int) -> torch.Tensor:

@@ -183,7 +183,7 @@ def train(cfg: Config, show_progress: bool = True) -> TrainResult:
     from pcseg.engine.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
     from pcseg.engine.data import build_datasets, class_set, family, model_args
     from pcseg.engine.evaluate import score_clouds
-    from pcseg.engine.losses import build_loss, class_weights
+    from pcseg.engine.losses import build_loss, class_weights, unweighting
     from pcseg.models import create_model
 
     t_start = time.time()
@@ -249,6 +249,8 @@ def train(cfg: Config, show_progress: bool = True) -> TrainResult:
                                                   "train.class_weights (inverse_sqrt) too")
     # the weights go into the config (config.yaml, checkpoints), as labelling may divide by them
     cfg.train.class_weight_values = None if weights is None else [round(float(v), 6) for v in weights]
+    if weights is not None:
+        unweighting(cfg, len(weights))        # a bad train.unweight_power fails now, not at the first validation
     loss_fn = build_loss(cfg.train.loss, None if weights is None else torch.from_numpy(weights),
                          cfg.train.lovasz_points)
     loader_gen = torch.Generator()

@@ -6,8 +6,8 @@ ConfusionMatrix scores every point (never pixels):
 1. The cloud is projected from the sensor origin (SemanticKITTI; with ``range.level_ground`` levelled on
    its ground plane first, pcseg.range.ground) or from each virtual viewpoint inside the room (S3DIS,
    pcseg.range.viewpoints), normalised as in training, and run through the network; the softmax gives
-   (K, H, W) probabilities per view (with ``train.unweight_labels`` divided by the loss's class weights and
-   renormalised, pcseg.engine.losses.unweighting).
+   (K, H, W) probabilities per view (with ``train.unweight_labels`` divided by the loss's class weights to
+   the power ``train.unweight_power`` and renormalised, pcseg.engine.losses.unweighting).
 2. Back to the points: with ``range.knn`` every point gets the votes of RangeNet++'s kNN post-processing
    (pcseg.range.backproject.knn_votes; also the points that lost their pixel to a closer one), otherwise the
    probabilities of its pixel. Per view the kNN scores are ``(votes + 0.01 [c = own]) / (k + 0.01)``: the

@@ -71,10 +71,11 @@ def test_lovasz_on_a_sample_of_labelled_pixels():
         build_loss("ce", lovasz_points=100)
 
 
-def _weighted(values, on=True) -> Config:
+def _weighted(values, on=True, power=1.0) -> Config:
     cfg = Config()
     cfg.train.unweight_labels = on
     cfg.train.class_weight_values = values
+    cfg.train.unweight_power = power
     return cfg
 
 
@@ -89,6 +90,21 @@ def test_unweighting_factors_and_errors():
     out = unweight(probs, torch.tensor([0.25, 1.0]), dim=0)
     torch.testing.assert_close(out.sum(0), torch.ones(2))
     assert out.argmax(0).tolist() == [1, 1]                       # 0.15 : 0.4 and 0.075 : 0.7
+
+
+def test_partial_unweighting_divides_out_a_power_of_the_weights():
+    """train.unweight_power a: factors w ** -a, so a = 1 is the full division, a = 0 leaves the weighted
+    probabilities as they are (factor 1), and a class training never saw stays at 0 for every a."""
+    w = [4.0, 0.25, 0.0]
+    torch.testing.assert_close(unweighting(_weighted(w, power=0.5), 3), torch.tensor([0.5, 2.0, 0.0]))
+    torch.testing.assert_close(unweighting(_weighted(w, power=0.0), 3), torch.tensor([1.0, 1.0, 0.0]))
+    torch.testing.assert_close(unweighting(_weighted(w, power=1.0), 3), torch.tensor([0.25, 4.0, 0.0]))
+    probs = torch.tensor([[0.7], [0.3], [0.0]])                  # class 0 (weighted up 4x) vs class 1 (0.25x)
+    picks = [unweight(probs, unweighting(_weighted(w, power=a), 3), dim=0).argmax(0).item() for a in (0, 0.5, 1)]
+    assert picks == [0, 1, 1]                                     # 0.7 : 0.3, 0.35 : 0.6, 0.175 : 1.2
+    for bad in (-0.1, 1.5, float("nan")):
+        with pytest.raises(PcsegError, match="train.unweight_power"):
+            unweighting(_weighted(w, power=bad), 3)
 
 
 def test_unweighted_probabilities_are_the_training_posterior():

@@ -158,6 +158,10 @@ def test_class_weights_go_into_the_run_config_for_labelling(tiny_cache, tmp_path
     assert load_checkpoint(tmp_path / "run" / "last.pt")["config"]["train"]["class_weight_values"] == values
     with pytest.raises(PcsegError, match="train.unweight_labels"):
         train(tiny_config(tiny_cache, tmp_path / "run2", epochs=1, unweight_labels=True), show_progress=False)
+    with pytest.raises(PcsegError, match="train.unweight_power"):        # before the first step, not at validation
+        train(tiny_config(tiny_cache, tmp_path / "run3", epochs=1, class_weights="inverse_sqrt",
+                          unweight_labels=True, unweight_power=2.0), show_progress=False)
+    assert not (tmp_path / "run3" / "last.pt").exists()
 
 
 @pytest.mark.parametrize("cpu_amp", [False, True])

@@ -139,6 +139,20 @@ def test_shipped_models_load_and_match_their_manifest(name):
         assert entry.get(key) is not None, f"manifest entry {name!r} lacks {key!r}"
 
 
+@pytest.mark.parametrize("name", pretrained.bundled_names())
+def test_shipped_models_label_as_their_documented_config_says(name):
+    """How a shipped model turns probabilities into labels (the range settings, the unweighting) is what its
+    documented config gives, so that the one documented command rebuilds it, labelling included."""
+    from pcseg.config import config_from_dict, load_config
+
+    entry = pretrained.load_manifest()[name]
+    documented = load_config(Path(__file__).resolve().parents[2] / entry["config"])
+    packed = config_from_dict(load_checkpoint(pretrained.bundled_checkpoint(name))["config"], name)
+    for key in ("unweight_labels", "unweight_power", "class_weights"):
+        assert getattr(packed.train, key) == getattr(documented.train, key), key
+    assert packed.range == documented.range
+
+
 def test_packed_validation_is_the_packed_epochs_not_the_best(tmp_path):
     # a bundled model packs the last epoch; its synthetic score must be that epoch's, not the best one's
     # (tools/bench_real.py and tools/train_bundled.py report pretrained.packed_validation)
