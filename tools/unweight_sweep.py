@@ -14,7 +14,6 @@ real scans are never used to choose it.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from pathlib import Path
 
@@ -36,11 +35,14 @@ def main(argv: list[str] | None = None) -> int:
 
     from pcseg.data.synth_lidar import synth_lidar
     from pcseg.engine.data import val_clouds
-    from pcseg.engine.evaluate import score_clouds
+    from pcseg.engine.evaluate import _without, score_clouds
     from pcseg.engine.predict import load_for_inference
     from pcseg.errors import PcsegError
 
     try:
+        bad = [a for a in args.powers if not 0.0 <= a <= 1.0]
+        if bad:
+            raise PcsegError("--powers", f"must be between 0 and 1, got {bad[0]}")
         model, cfg, classes, device = load_for_inference(args.checkpoint)
         if not cfg.train.class_weight_values:
             raise PcsegError(args.checkpoint, "was trained without class weights: there is nothing to divide out")
@@ -57,9 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         for power in args.powers:
             cfg.train.unweight_power = power
             row = []
-            for strip in (False, True):
-                scans = [(name, (lambda load=load: dataclasses.replace(load(), intensity=None)) if strip else load)
-                         for name, load in clouds]
+            for scans in (clouds, [(name, _without(load, ("remission",), grey=False)) for name, load in clouds]):
                 cm = score_clouds(model, scans, cfg, device)
                 row += [100 * cm.miou_present, 100 * cm.oa]
             print(f"{power:5.2f}  {row[0]:6.1f} {row[1]:6.1f}   {'':19s}{row[2]:6.1f} {row[3]:6.1f}", flush=True)
