@@ -37,9 +37,9 @@ from pcseg.data.transforms import find
 from pcseg.errors import PcsegError
 from pcseg.io.cloud import Cloud
 from pcseg.range.augment import LaserMix, PolarMix
-from pcseg.range.projection import (NORMAL_CHANNELS, ROUGHNESS_CHANNEL, Projection, label_image, make_image,
-                                    normal_roughness, pixel_normals, pixel_points, point_channels, project,
-                                    single_thread)
+from pcseg.range.projection import (ABOVE_GROUND_CHANNEL, NORMAL_CHANNELS, ROUGHNESS_CHANNEL, Projection,
+                                    above_ground, label_image, make_image, normal_roughness, pixel_normals,
+                                    pixel_points, point_channels, project, single_thread)
 from pcseg.range.spec import RangeSpec, range_spec
 from pcseg.range.viewpoints import room_frame, room_viewpoints
 
@@ -85,8 +85,10 @@ def view_values(cloud: Cloud, xyz: torch.Tensor, spec: RangeSpec) -> tuple[Proje
     rough = ROUGHNESS_CHANNEL in spec.channels
     normal = pixel_normals(proj, xyz) if rough or any(c in NORMAL_CHANNELS for c in spec.channels) else None
     roughness = normal_roughness(proj, normal) if rough else None
+    # the ground is found from every point, also those that lost their pixel to a nearer one
+    height = above_ground(xyz)[win] if ABOVE_GROUND_CHANNEL in spec.channels else None
     return proj, point_channels(xyz[win], proj.point_range[win], spec.channels, intensity, color, normal,
-                                roughness)
+                                roughness, height)
 
 
 class RangeDataset(torch.utils.data.Dataset):

@@ -30,10 +30,17 @@ import torch
 
 # Channel names understood by `make_image`. x, y, z are in the sensor (viewpoint) frame, and so are the surface
 # normal's nx, ny, nz (`pixel_normals`); roughness is how much the normals around a pixel disagree
-# (`normal_roughness`).
-CHANNELS = ("range", "x", "y", "z", "remission", "r", "g", "b", "nx", "ny", "nz", "roughness")
+# (`normal_roughness`); above_ground is a point's height over the lowest point near it (`above_ground`).
+CHANNELS = ("range", "x", "y", "z", "remission", "r", "g", "b", "nx", "ny", "nz", "roughness", "above_ground")
 NORMAL_CHANNELS = ("nx", "ny", "nz")
 ROUGHNESS_CHANNEL = "roughness"
+ABOVE_GROUND_CHANNEL = "above_ground"
+
+# the local ground under a point is the lowest point of the bird's-eye cells of this size (metres) within
+# GROUND_REACH cells of its own, 3 x 3 m: wide enough that a car (1.8 m wide) or a tree trunk has ground
+# points beside it in reach, narrow enough that a 6 % slope moves the estimate by under 10 cm
+GROUND_CELL = 1.0
+GROUND_REACH = 1
 
 # a pixel's neighbour counts for its normal only while their ranges differ by at most this share of the
 # pixel's range: consecutive rows on level ground 20 m away lie about 2 m apart, an object's edge against
@@ -253,14 +260,49 @@ def normal_roughness(proj: Projection, normal: torch.Tensor) -> torch.Tensor:
     return rough.view(h * w)[proj.mask.reshape(-1)]
 
 
+def above_ground(coord: torch.Tensor, cell: float = GROUND_CELL, reach: int = GROUND_REACH) -> torch.Tensor:
+    """Each point's height above the local ground: its z minus the lowest z of the points in the
+    (2 reach + 1)^2 bird's-eye cells of ``cell`` metres around its own cell. Height above ground, the
+    normalised height of airborne and terrestrial LiDAR classification (e.g. Weinmann et al., ISPRS J. 2015,
+    "Semantic point cloud interpretation based on optimal neighborhoods", its height features), read the
+    same on a cambered road, a crest or a ramp as on level ground, where z alone shifts with every slope.
+    Only occupied cells are kept (a sorted key per cell and ``searchsorted`` for the neighbours), so the cost
+    follows the points, not the extent of the cloud; a point is never below its own ground, so the channel is
+    >= 0.
+
+    Shapes: coord (N, 3) -> (N,) float32
+    """
+    if len(coord) == 0:
+        return coord.new_zeros(0, dtype=torch.float32)
+    z = coord[:, 2].to(torch.float32)
+    ij = torch.floor(coord[:, :2].to(torch.float64) / cell).to(torch.int64)
+    ij = ij - ij.min(0).values + reach                     # >= reach, so every neighbour index is >= 0
+    stride = int(ij[:, 1].max()) + reach + 1
+    key = ij[:, 0] * stride + ij[:, 1]
+    cells, inverse = torch.unique(key, return_inverse=True)          # sorted
+    lowest = torch.full((len(cells),), float("inf"), dtype=torch.float32, device=coord.device)
+    lowest = lowest.scatter_reduce(0, inverse, z, reduce="amin")
+    ground = lowest.clone()
+    for di in range(-reach, reach + 1):
+        for dj in range(-reach, reach + 1):
+            if di == 0 and dj == 0:
+                continue
+            near = cells + di * stride + dj
+            at = torch.searchsorted(cells, near).clamp_max(len(cells) - 1)
+            found = cells[at] == near
+            ground = torch.where(found, torch.minimum(ground, lowest[at]), ground)
+    return z - ground[inverse]
+
+
 def point_channels(coord: torch.Tensor, point_range: torch.Tensor, channels: Sequence[str],
                    intensity: torch.Tensor | None = None, color: torch.Tensor | None = None,
-                   normal: torch.Tensor | None = None, roughness: torch.Tensor | None = None) -> torch.Tensor:
+                   normal: torch.Tensor | None = None, roughness: torch.Tensor | None = None,
+                   height: torch.Tensor | None = None) -> torch.Tensor:
     """Per-point input values for the named channels; a channel the cloud does not have is NaN (it becomes
     the channel mean, i.e. 0 after normalisation, in `make_image`).
 
-    Shapes: coord (N, 3), point_range (N,), intensity (N,), color (N, 3), normal (N, 3), roughness (N,)
-    -> (N, C) with NaN for missing
+    Shapes: coord (N, 3), point_range (N,), intensity (N,), color (N, 3), normal (N, 3), roughness (N,),
+    height (N,) the points' `above_ground` -> (N, C) with NaN for missing
     """
     cols = []
     nan = torch.full_like(point_range, float("nan"))
@@ -277,6 +319,8 @@ def point_channels(coord: torch.Tensor, point_range: torch.Tensor, channels: Seq
             cols.append(normal[:, NORMAL_CHANNELS.index(name)] if normal is not None else nan)
         elif name == ROUGHNESS_CHANNEL:
             cols.append(roughness if roughness is not None else nan)
+        elif name == ABOVE_GROUND_CHANNEL:
+            cols.append(height if height is not None else nan)
         else:
             raise ValueError(f"unknown range-image channel {name!r}; known: {', '.join(CHANNELS)}")
     return torch.stack([c.to(torch.float32) for c in cols], dim=1)
@@ -326,5 +370,5 @@ def label_image(proj: Projection, label: torch.Tensor, ignore: int = -1) -> torc
 
 
 __all__ = ["Projection", "single_thread", "spherical_coords", "project", "pixel_normals", "normal_roughness",
-           "point_channels", "pixel_points", "make_image", "label_image",
-           "CHANNELS", "NORMAL_CHANNELS", "ROUGHNESS_CHANNEL", "KITTI_CHANNELS", "KITTI_MEAN", "KITTI_STD"]
+           "above_ground", "point_channels", "pixel_points", "make_image", "label_image",
+           "CHANNELS", "NORMAL_CHANNELS", "ROUGHNESS_CHANNEL", "ABOVE_GROUND_CHANNEL", "KITTI_CHANNELS", "KITTI_MEAN", "KITTI_STD"]

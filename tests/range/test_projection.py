@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from pcseg.range.projection import (label_image, make_image, normal_roughness, pixel_normals, pixel_points,
+from pcseg.range.projection import (above_ground, label_image, make_image, normal_roughness, pixel_normals, pixel_points,
                                     point_channels, project, spherical_coords)
 from pcseg.range.reference import np_project
 
@@ -199,3 +199,25 @@ def test_matches_the_reference_projection_on_a_real_scan(realdata):
     agree = proj.index.numpy() == ref["index"]
     assert agree.mean() > 0.9999
     assert (np.abs(proj.range.numpy() - ref["range"]) < 1e-4).mean() > 0.9999
+
+
+def test_above_ground_reads_heights_off_a_slope_and_needs_points_beside_it():
+    gen = torch.Generator().manual_seed(0)
+    xy = torch.rand(20000, 2, generator=gen) * 40 - 20
+    slope = 0.06                                                # a 6 % ramp, far from level
+    ground = torch.cat([xy, (slope * xy[:, 0] - 1.73)[:, None]], 1)
+    box = torch.rand(3000, 3, generator=gen) * torch.tensor([2.0, 2.0, 1.5]) + torch.tensor([5.0, 5.0, 0.5])
+    box[:, 2] += slope * box[:, 0] - 1.73                       # a car-sized box 0.5-2 m over the ramp
+    height = above_ground(torch.cat([ground, box]))
+    assert float(height.min()) >= 0.0
+    assert float(height[:len(ground)].max()) < 0.13              # at most 2 m along the ramp from its ground
+    on_box = height[len(ground):]
+    true = box[:, 2] - (slope * box[:, 0] - 1.73)
+    assert float((on_box - true).abs().max()) < 0.2
+    far = torch.tensor([[0.0, 0.0, 1.0], [100.0, -50.0, 7.0]])  # alone in its cells: its own ground
+    assert above_ground(far).tolist() == [0.0, 0.0]
+    assert above_ground(torch.zeros(0, 3)).shape == (0,)
+    rows = torch.arange(2)
+    values = point_channels(far, far.norm(dim=1), ["z", "above_ground"], height=above_ground(far)[rows])
+    assert values[:, 1].tolist() == [0.0, 0.0]
+    assert torch.isnan(point_channels(far, far.norm(dim=1), ["above_ground"])).all()   # not computed: missing
