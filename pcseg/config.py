@@ -123,8 +123,9 @@ class RangeConfig:
     mean: list[float] | None = None   # per-channel normalisation; None: dataset defaults
     std: list[float] | None = None
     # input channels (pcseg.range.projection.CHANNELS: range x y z remission r g b, nx ny nz, the surface
-    # normal from neighbouring pixels, and roughness, how much those normals disagree); None: range x y z
-    # remission for SemanticKITTI, range x y z r g b for S3DIS
+    # normal from neighbouring pixels, roughness, how much those normals disagree, and above_ground, a
+    # point's height over the lowest point near it); None: range x y z remission for SemanticKITTI,
+    # range x y z r g b for S3DIS
     channels: list[str] | None = None
     viewpoint_height: float = 1.5     # S3DIS: virtual scanner height above the floor (metres)
     visible_tolerance: float = 0.25   # S3DIS: a point is seen from a viewpoint if its range is within this of its pixel's
