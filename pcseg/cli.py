@@ -132,6 +132,9 @@ def _parser() -> argparse.ArgumentParser:
             s.add_argument("--size", type=int, nargs=2, default=None, metavar=("W", "H"),
                            help="image size (default: 1280 960, or 1800 720 with --side-by-side)")
             s.add_argument("--side-by-side", action="store_true", help="prediction | ground truth | errors")
+            s.add_argument("--channels", nargs="+", default=None, metavar="NAME",
+                           help="range image .npy: one title per channel strip, e.g. the run's range.channels "
+                                "(default: guessed from the channel count)")
         s.set_defaults(handler=f"pcseg.vis.commands:{name}")
 
     s = sub.add_parser("demo", help="the embedded default, end to end (synthetic rooms, train, eval)")

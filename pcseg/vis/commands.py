@@ -31,9 +31,9 @@ from pcseg.vis.palette import plain_colors
 # 1M points at 1280x960 in about 6 s (tools/bench_render.py); a window with 1M points is fine on a GPU.
 RENDER_MAX_POINTS = 1_000_000
 VIEW_MAX_POINTS = 1_000_000
-# range image channel names by channel count: pcseg.range.projection.KITTI_CHANNELS, those followed by the
-# surface normal, and by the normal and its roughness (repeated here because importing that module imports
-# torch)
+# range image channel names by channel count, when `render --channels` does not name them:
+# pcseg.range.projection.KITTI_CHANNELS, those followed by the surface normal, and by the normal and its
+# roughness (repeated here because importing that module imports torch)
 _KITTI_CHANNEL_NAMES = ("range", "x", "y", "z", "remission")
 RANGE_CHANNEL_NAMES = {1: ("range",), 5: _KITTI_CHANNEL_NAMES, 8: _KITTI_CHANNEL_NAMES + ("nx", "ny", "nz"),
                        9: _KITTI_CHANNEL_NAMES + ("nx", "ny", "nz", "roughness")}
@@ -256,14 +256,16 @@ def _range_image(args: argparse.Namespace, source: Path, arr: np.ndarray) -> int
     from pcseg.vis.palette import colorize_labels, error_colors, legend_entries
     from pcseg.vis.render import render_range_strips
 
-    most = max(RANGE_CHANNEL_NAMES)
+    most = max(max(RANGE_CHANNEL_NAMES), len(getattr(args, "channels", None) or ()))
     if arr.ndim == 3 and arr.shape[0] <= most < arr.shape[2]:  # (C, H, W) as pcseg.range.make_image returns
         arr = np.moveaxis(arr, 0, -1)
     image = arr.astype(np.float64)[..., None] if arr.ndim == 2 else arr.astype(np.float64)
     h, w, c = image.shape
     empty = ~np.isfinite(image[..., 0]) | (image[..., 0] < 0)  # RangeNet++ marks empty pixels with range -1
     image[empty] = np.nan
-    names = RANGE_CHANNEL_NAMES.get(c, tuple(f"channel {i}" for i in range(c)))
+    names = getattr(args, "channels", None) or RANGE_CHANNEL_NAMES.get(c, tuple(f"channel {i}" for i in range(c)))
+    if len(names) != c:
+        raise PcsegError(source, f"--channels names {len(names)} channels, the image has {c}")
     strips: list[tuple[str, np.ndarray]] = [(names[i], image[..., i]) for i in range(c)]
     labels_path = Path(args.labels) if args.labels else None
     gt_path = Path(args.gt) if args.gt else None
@@ -304,6 +306,8 @@ def render(args: argparse.Namespace) -> int:
         arr = _load_npy(source, mmap=True)  # only the header is read unless it is a range image
         if arr.ndim == 3 or (arr.ndim == 2 and arr.shape[1] > 16):
             return _range_image(args, source, np.asarray(arr))
+    if getattr(args, "channels", None):
+        raise PcsegError(source, "--channels names the strips of a range image .npy; this is a point cloud")
     side = bool(getattr(args, "side_by_side", False))
     scene = load_scene(args)
     if len(scene.cloud) == 0:

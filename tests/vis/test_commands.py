@@ -136,6 +136,26 @@ def test_range_image_strips_are_titled_by_channel(tmp_path, monkeypatch, channel
     assert titles == names
 
 
+def test_range_image_strips_take_the_names_given(tmp_path, monkeypatch, capsys):
+    import pcseg.vis.render as render
+
+    titles = []
+    monkeypatch.setattr(render, "render_range_strips", lambda strips, out, legend=None: titles.extend(
+        t for t, _ in strips))
+    names = ["range", "x", "y", "z", "remission", "nx", "ny", "nz", "above_ground"]
+    np.save(tmp_path / "img.npy", np.random.default_rng(0).uniform(1, 40, (9, 16, 128)).astype(np.float32))
+    assert main(["render", str(tmp_path / "img.npy"), "--out", str(tmp_path / "s.png"), "--channels", *names]) == 0
+    assert titles == names
+    capsys.readouterr()
+    assert main(["render", str(tmp_path / "img.npy"), "--out", str(tmp_path / "t.png"), "--channels", "range"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "img.npy" in err[0] and "--channels names 1 channels, the image has 9" in err[0]
+    assert not (tmp_path / "t.png").exists()
+    np.save(tmp_path / "cloud.npy", np.zeros((100, 3), np.float32))        # a cloud has no channel strips
+    assert main(["render", str(tmp_path / "cloud.npy"), "--out", str(tmp_path / "c.png"), "--channels", "x"]) == 2
+    assert "cloud.npy" in capsys.readouterr().err
+
+
 def test_written_ply_renders_in_palette_colours(tmp_path):
     files = pytest.importorskip("pcseg.io.files")
     from pcseg.io.cloud import Cloud
