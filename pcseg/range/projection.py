@@ -38,7 +38,8 @@ ABOVE_GROUND_CHANNEL = "above_ground"
 
 # the local ground under a point is the lowest point of the bird's-eye cells of this size (metres) within
 # GROUND_REACH cells of its own, 3 x 3 m: wide enough that a car (1.8 m wide) or a tree trunk has ground
-# points beside it in reach, narrow enough that a 6 % slope moves the estimate by under 10 cm
+# points beside it in reach, narrow enough that on a 6 % slope the lowest point in reach, at most 2 m
+# downhill, lies at most 12 cm below the ground under the point
 GROUND_CELL = 1.0
 GROUND_REACH = 1
 
@@ -282,7 +283,7 @@ def above_ground(coord: torch.Tensor, cell: float = GROUND_CELL, reach: int = GR
     cells, inverse = torch.unique(key, return_inverse=True)          # sorted
     lowest = torch.full((len(cells),), float("inf"), dtype=torch.float32, device=coord.device)
     lowest = lowest.scatter_reduce(0, inverse, z, reduce="amin")
-    ground = lowest.clone()
+    ground = lowest                                  # torch.where below makes new tensors: lowest stays
     for di in range(-reach, reach + 1):
         for dj in range(-reach, reach + 1):
             if di == 0 and dj == 0:

@@ -256,14 +256,15 @@ def _range_image(args: argparse.Namespace, source: Path, arr: np.ndarray) -> int
     from pcseg.vis.palette import colorize_labels, error_colors, legend_entries
     from pcseg.vis.render import render_range_strips
 
-    most = max(max(RANGE_CHANNEL_NAMES), len(getattr(args, "channels", None) or ()))
+    given = getattr(args, "channels", None)
+    most = max(max(RANGE_CHANNEL_NAMES), len(given or ()))
     if arr.ndim == 3 and arr.shape[0] <= most < arr.shape[2]:  # (C, H, W) as pcseg.range.make_image returns
         arr = np.moveaxis(arr, 0, -1)
     image = arr.astype(np.float64)[..., None] if arr.ndim == 2 else arr.astype(np.float64)
     h, w, c = image.shape
     empty = ~np.isfinite(image[..., 0]) | (image[..., 0] < 0)  # RangeNet++ marks empty pixels with range -1
     image[empty] = np.nan
-    names = getattr(args, "channels", None) or RANGE_CHANNEL_NAMES.get(c, tuple(f"channel {i}" for i in range(c)))
+    names = given or RANGE_CHANNEL_NAMES.get(c, tuple(f"channel {i}" for i in range(c)))
     if len(names) != c:
         raise PcsegError(source, f"--channels names {len(names)} channels, the image has {c}")
     strips: list[tuple[str, np.ndarray]] = [(names[i], image[..., i]) for i in range(c)]
