@@ -85,13 +85,6 @@ GRASS_DEPTH = 0.03
 # far side of the cabin, or not at all.
 GLASS_DEPTH, GLASS_DROP = 0.4, 0.4
 SURFACE_DEPTH = {"vegetation": FOLIAGE_DEPTH, "terrain": GRASS_DEPTH}
-# Level-built streets: German guidelines build residential access streets and traffic-calmed zones without a
-# kerb step (RASt 06's "Mischungsprinzip"; the "verkehrsberuhigter Bereich" of StVO sign 325.1), and lower
-# kerbs at crossings to 0-3 cm (DIN 18040-3). Such sidewalks differ from the road by paving and place, not by
-# height: a generator whose every sidewalk stands one kerb up teaches that a sidewalk is the flat ground one
-# kerb up. This share of streets is built so, their sidewalks (side streets' too) 0-3 cm above the road.
-LEVEL_STREETS = 0.25
-LEVEL_KERB = (0.0, 0.03)
 STEP = 1.2                             # metres between scans (about 12 m/s at 10 Hz)
 DEFAULT_SEQUENCES = ("00", "08")
 DEFAULT_SCANS = 3
@@ -188,7 +181,6 @@ class Street:
     sensor_y: float = 0.0
     road_half: float = 0.0                   # the main street's half width
     junctions: list[Junction] = field(default_factory=list)   # side streets (build_street)
-    level: bool = False                      # level-built: sidewalks 0-3 cm above the road (LEVEL_STREETS)
     next_instance: int = 1
 
     def add(self, mesh: tuple[np.ndarray, np.ndarray], cls: str, rng: np.random.Generator,
@@ -457,12 +449,6 @@ def build_street(rng: np.random.Generator, x_min: float, x_max: float, sensor_x:
     """A random street along +x between x_min and x_max, with side streets (_junctions); the sensor drives
     along sensor_x in the right lane."""
     st = Street()
-    # whether the street is level-built comes from a stream of its own (seeded by the street generator's
-    # state), so every other draw, and so the rest of the street, is what it was without it
-    state = int(rng.bit_generator.state["state"]["state"])
-    aux = np.random.default_rng([state & 0xFFFFFFFF, (state >> 32) & 0xFFFFFFFF, 325])
-    level = aux.random() < LEVEL_STREETS
-    st.level = level
     half_road = rng.uniform(3.5, 5.5)
     st.road_half = half_road
     st.sensor_y = -half_road / 2
@@ -514,8 +500,6 @@ def build_street(rng: np.random.Generator, x_min: float, x_max: float, sensor_x:
         # kerb height: German street design guidelines (RASt 06) give about 10-12 cm, lowered at driveways and
         # crossings and raised at bus stops; one height per side, 6-20 cm
         kerb = rng.uniform(0.06, 0.2)
-        if level:
-            kerb = aux.uniform(*LEVEL_KERB)
         for a, b in pieces:
             if lawn:                                             # a kerbed bed, grass on top
                 st.add(box(((a + b) / 2, side * (curb + lawn / 2), 0.04), (b - a, lawn, 0.08)), "terrain", rng)

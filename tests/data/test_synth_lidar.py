@@ -213,33 +213,3 @@ def test_shrub_clumps_stand_at_the_kerb_where_cars_park(monkeypatch):
             else:                                           # on the grass strip, right at the kerb
                 strip += abs(y) < street.road_half + 2.5 + 3.0
     assert corner >= 3 and strip >= 10
-
-
-def test_level_built_streets_have_sidewalks_flush_with_the_road(monkeypatch):
-    """A share of streets is level-built (sidewalks 0-3 cm up); whether a street is so does not change its
-    other draws, so the other streets stay as they were."""
-    import pcseg.data.synth_lidar as sl
-
-    def tops(street):
-        return [p.vertices[:, 2].max() for p in street.parts if p.cls == "sidewalk"]
-
-    def street(seq):
-        return sl.build_street(np.random.default_rng([SEED, seq]), -110.0, 229.0, (0.0, 30.0))
-
-    streets = {seq: street(seq) for seq in range(12)}
-    level = [seq for seq, st in streets.items() if st.level]
-    kerbed = [seq for seq, st in streets.items() if not st.level and tops(st)]
-    assert level and kerbed                          # seed 0's streets 0-11 hold both kinds
-    for seq in level:
-        assert tops(streets[seq]) and max(tops(streets[seq])) <= sl.LEVEL_KERB[1] + 1e-6
-    for seq in kerbed:
-        assert min(tops(streets[seq])) >= 0.06 - 1e-6
-    # built again with no level streets: the kerbs go back up, and the road and buildings are where they were
-    monkeypatch.setattr(sl, "LEVEL_STREETS", 0.0)
-    for seq in level:
-        before, after = streets[seq], street(seq)
-        assert not after.level and min(tops(after)) >= 0.06 - 1e-6
-        for cls in ("road", "building"):
-            a = [p.vertices for p in before.parts if p.cls == cls]
-            b = [p.vertices for p in after.parts if p.cls == cls]
-            assert len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b))
