@@ -372,4 +372,5 @@ def label_image(proj: Projection, label: torch.Tensor, ignore: int = -1) -> torc
 
 __all__ = ["Projection", "single_thread", "spherical_coords", "project", "pixel_normals", "normal_roughness",
            "above_ground", "point_channels", "pixel_points", "make_image", "label_image",
-           "CHANNELS", "NORMAL_CHANNELS", "ROUGHNESS_CHANNEL", "ABOVE_GROUND_CHANNEL", "KITTI_CHANNELS", "KITTI_MEAN", "KITTI_STD"]
+           "CHANNELS", "NORMAL_CHANNELS", "ROUGHNESS_CHANNEL", "ABOVE_GROUND_CHANNEL", "KITTI_CHANNELS", "KITTI_MEAN",
+           "KITTI_STD"]

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from pcseg.range.projection import (above_ground, label_image, make_image, normal_roughness, pixel_normals, pixel_points,
-                                    point_channels, project, spherical_coords)
+from pcseg.range.projection import (above_ground, label_image, make_image, normal_roughness, pixel_normals,
+                                    pixel_points, point_channels, project, spherical_coords)
 from pcseg.range.reference import np_project
 
 H, W = 64, 2048
@@ -217,7 +217,6 @@ def test_above_ground_reads_heights_off_a_slope_and_needs_points_beside_it():
     far = torch.tensor([[0.0, 0.0, 1.0], [100.0, -50.0, 7.0]])  # alone in its cells: its own ground
     assert above_ground(far).tolist() == [0.0, 0.0]
     assert above_ground(torch.zeros(0, 3)).shape == (0,)
-    rows = torch.arange(2)
-    values = point_channels(far, far.norm(dim=1), ["z", "above_ground"], height=above_ground(far)[rows])
+    values = point_channels(far, far.norm(dim=1), ["z", "above_ground"], height=above_ground(far))
     assert values[:, 1].tolist() == [0.0, 0.0]
     assert torch.isnan(point_channels(far, far.norm(dim=1), ["above_ground"])).all()   # not computed: missing
