@@ -96,3 +96,35 @@ def test_bands_two_rows_high_need_row_stride_one(row_stride, learns):
     with torch.no_grad():
         acc = (model(x).argmax(1) == target).float().mean().item()
     assert (acc > 0.95) == learns, acc
+
+
+@pytest.mark.parametrize("fine_channels,learns", [(8, True), (0, False)])
+def test_stripes_two_columns_wide_need_the_fine_skip(fine_channels, learns):
+    # Labels in stripes two columns wide (a pole or a sign post seen by two firings): the v3+ decoder's
+    # quarter-width logits cannot draw them, the refinement at the stem's half-width map can.
+    torch.manual_seed(0)
+    model = _tiny(in_channels=1, num_classes=2, output_stride=8, row_stride=1, dropout=0.0,
+                  fine_channels=fine_channels)
+    cols = torch.arange(32) // 2 % 2
+    target = cols.view(1, 1, 32).expand(4, 8, 32)
+    x = (2.0 * target - 1.0).unsqueeze(1).float()
+    opt = torch.optim.Adam(model.parameters(), 1e-2)
+    for _ in range(150):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(x), target).backward()
+        opt.step()
+    model.eval()
+    with torch.no_grad():
+        acc = (model(x).argmax(1) == target).float().mean().item()
+    assert (acc > 0.95) == learns, acc
+
+
+def test_fine_skip_shapes_and_gradients():
+    torch.manual_seed(0)
+    model = _tiny(output_stride=8, row_stride=1, fine_channels=6).train()
+    x = torch.randn(2, 5, 16, 64)
+    y = model(x)
+    assert y.shape == (2, 7, 16, 64)
+    assert_every_parameter_learns(model, torch.nn.functional.cross_entropy(y, torch.randint(0, 7, (2, 16, 64))))
+    with pytest.raises(ValueError, match="fine_channels"):
+        _tiny(fine_channels=-1)
