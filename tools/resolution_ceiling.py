@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 GRIDS = ((1, 2), (2, 4), (4, 4))
 
@@ -50,41 +51,18 @@ def pooled_confusion(coord: np.ndarray, label: np.ndarray, num_classes: int,
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("scans", nargs="+")
-    p.add_argument("--labels", help="label file of a single scan (default: as pcseg.io.files.read_cloud finds)")
-    p.add_argument("--label-format", choices=["index", "learning", "raw"])
-    p.add_argument("--classes", default="semantickitti")
-    p.add_argument("--sensor-origin", nargs=3, type=float, metavar=("X", "Y", "Z"))
-    args = p.parse_args(argv)
-    from pcseg.classes import get_class_set
-    from pcseg.errors import PcsegError
-    from pcseg.io.files import read_cloud
-    from pcseg.range.origin import estimate_sensor_origin, looks_sensor_centred
+    from scan_texture import labelled_scans, scan_arguments
 
-    if args.labels and len(args.scans) > 1:
-        p.error("--labels names the labels of one scan")
-    classes = get_class_set(args.classes)
+    args, classes = scan_arguments(__doc__.split("\n\n")[0], argv)
     k = classes.num_classes
     total = {grid: np.zeros((k, k), np.int64) for grid in GRIDS}
-    for path in args.scans:
-        try:
-            cloud = read_cloud(path, labels=args.labels, class_set=classes, label_format=args.label_format)
-        except (PcsegError, OSError, ValueError) as e:
-            print(f"resolution_ceiling: {e if path in str(e) else f'{path}: {e}'}", file=sys.stderr)
-            return 2
-        if cloud.label is None:
-            print(f"resolution_ceiling: {path}: no labels found (give --labels)", file=sys.stderr)
-            return 2
-        coord = np.asarray(cloud.coord, dtype=np.float64)
-        if args.sensor_origin is not None:
-            coord = coord - np.asarray(args.sensor_origin)
-        elif not looks_sensor_centred(coord):
-            origin = estimate_sensor_origin(coord)
-            print(f"resolution_ceiling: {path}: not sensor-centred; origin estimated at {origin.round(2).tolist()}")
-            coord = coord - origin
-        for grid in GRIDS:
-            total[grid] += pooled_confusion(coord, np.asarray(cloud.label), k, grid)
+    try:
+        for _, coord, label in labelled_scans(args, classes, "resolution_ceiling"):
+            for grid in GRIDS:
+                total[grid] += pooled_confusion(coord, label, k, grid)
+    except ValueError as e:
+        print(e, file=sys.stderr)
+        return 2
     present = total[GRIDS[0]].sum(1) > 0
     shown = np.flatnonzero(present)
     print(f"{len(args.scans)} scan(s); pixel IoU of the true labels pooled to each grid and upsampled back")

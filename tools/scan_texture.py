@@ -21,10 +21,14 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+if TYPE_CHECKING:
+    from pcseg.classes import ClassSet
 
 
 def texture(coord: np.ndarray, label: np.ndarray, num_classes: int, near: float = 5.0,
@@ -55,41 +59,58 @@ def texture(coord: np.ndarray, label: np.ndarray, num_classes: int, near: float 
     return float(filled.mean()), out
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def scan_arguments(description: str, argv: list[str] | None) -> tuple[argparse.Namespace, ClassSet]:
+    """(arguments, class set) of a tool that reads labelled scans as ``pcseg eval`` does."""
+    from pcseg.classes import get_class_set
+
+    p = argparse.ArgumentParser(description=description)
     p.add_argument("scans", nargs="+")
     p.add_argument("--labels", help="label file of a single scan (default: as pcseg.io.files.read_cloud finds)")
     p.add_argument("--label-format", choices=["index", "learning", "raw"])
     p.add_argument("--classes", default="semantickitti")
     p.add_argument("--sensor-origin", nargs=3, type=float, metavar=("X", "Y", "Z"))
     args = p.parse_args(argv)
-    from pcseg.classes import get_class_set
+    if args.labels and len(args.scans) > 1:
+        p.error("--labels names the labels of one scan")
+    return args, get_class_set(args.classes)
+
+
+def labelled_scans(args: argparse.Namespace, classes: ClassSet,
+                   prog: str) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+    """(path, coord in the sensor frame, label) per scan of ``scan_arguments``; a scan not centred on its
+    sensor is moved by ``--sensor-origin`` or by the origin estimated from the data (said in one line).
+    Raises ValueError with one line naming the scan when it cannot be read or has no labels."""
     from pcseg.errors import PcsegError
     from pcseg.io.files import read_cloud
     from pcseg.range.origin import estimate_sensor_origin, looks_sensor_centred
 
-    if args.labels and len(args.scans) > 1:
-        p.error("--labels names the labels of one scan")
-    classes = get_class_set(args.classes)
-    rows = []
     for path in args.scans:
         try:
             cloud = read_cloud(path, labels=args.labels, class_set=classes, label_format=args.label_format)
         except (PcsegError, OSError, ValueError) as e:
-            print(f"scan_texture: {e if path in str(e) else f'{path}: {e}'}", file=sys.stderr)
-            return 2
+            raise ValueError(f"{prog}: {e if path in str(e) else f'{path}: {e}'}") from None
         if cloud.label is None:
-            print(f"scan_texture: {path}: no labels found (give --labels)", file=sys.stderr)
-            return 2
+            raise ValueError(f"{prog}: {path}: no labels found (give --labels)")
         coord = np.asarray(cloud.coord, dtype=np.float64)
         if args.sensor_origin is not None:
             coord = coord - np.asarray(args.sensor_origin)
         elif not looks_sensor_centred(coord):
             origin = estimate_sensor_origin(coord)
-            print(f"scan_texture: {path}: not sensor-centred; origin estimated at {origin.round(2).tolist()}")
+            print(f"{prog}: {path}: not sensor-centred; origin estimated at {origin.round(2).tolist()}")
             coord = coord - origin
-        occupancy, per_class = texture(coord, np.asarray(cloud.label), classes.num_classes)
-        rows.append((path, len(coord), occupancy, per_class))
+        yield path, coord, np.asarray(cloud.label)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args, classes = scan_arguments(__doc__.split("\n\n")[0], argv)
+    rows = []
+    try:
+        for path, coord, label in labelled_scans(args, classes, "scan_texture"):
+            occupancy, per_class = texture(coord, label, classes.num_classes)
+            rows.append((path, len(coord), occupancy, per_class))
+    except ValueError as e:
+        print(e, file=sys.stderr)
+        return 2
     shown = sorted({c for *_, pc in rows for c in pc})
     print("| scan | points | occupancy | " + " | ".join(classes.names[c] for c in shown) + " |")
     print("|---|---:|---:|" + "---:|" * len(shown))

@@ -13,6 +13,18 @@ def _tiny(**kw) -> DeepLabV3Plus:
     return DeepLabV3Plus(**args)
 
 
+def _fitted_accuracy(model: DeepLabV3Plus, x: torch.Tensor, target: torch.Tensor, steps: int = 150) -> float:
+    """Pixel accuracy on (x, target) after ``steps`` Adam steps on them alone."""
+    opt = torch.optim.Adam(model.parameters(), 1e-2)
+    for _ in range(steps):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(x), target).backward()
+        opt.step()
+    model.eval()
+    with torch.no_grad():
+        return (model(x).argmax(1) == target).float().mean().item()
+
+
 @pytest.mark.parametrize("output_stride,hw", [(16, (32, 64)), (16, (64, 256)), (8, (16, 40)), (8, (64, 128))])
 def test_output_shape(output_stride, hw):
     torch.manual_seed(0)
@@ -87,14 +99,7 @@ def test_bands_two_rows_high_need_row_stride_one(row_stride, learns):
     rows = torch.arange(16) // 2 % 2
     target = rows.view(1, 16, 1).expand(4, 16, 32)
     x = (2.0 * target - 1.0).unsqueeze(1).float()
-    opt = torch.optim.Adam(model.parameters(), 1e-2)
-    for _ in range(150):
-        opt.zero_grad()
-        torch.nn.functional.cross_entropy(model(x), target).backward()
-        opt.step()
-    model.eval()
-    with torch.no_grad():
-        acc = (model(x).argmax(1) == target).float().mean().item()
+    acc = _fitted_accuracy(model, x, target)
     assert (acc > 0.95) == learns, acc
 
 
@@ -108,14 +113,7 @@ def test_stripes_two_columns_wide_need_the_fine_skip(fine_channels, learns):
     cols = torch.arange(32) // 2 % 2
     target = cols.view(1, 1, 32).expand(4, 8, 32)
     x = (2.0 * target - 1.0).unsqueeze(1).float()
-    opt = torch.optim.Adam(model.parameters(), 1e-2)
-    for _ in range(150):
-        opt.zero_grad()
-        torch.nn.functional.cross_entropy(model(x), target).backward()
-        opt.step()
-    model.eval()
-    with torch.no_grad():
-        acc = (model(x).argmax(1) == target).float().mean().item()
+    acc = _fitted_accuracy(model, x, target)
     assert (acc > 0.95) == learns, acc
 
 
