@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -29,11 +30,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 GRIDS = ((1, 2), (2, 4), (4, 4))
 
 
-def pooled_confusion(coord: np.ndarray, label: np.ndarray, num_classes: int,
-                     block: tuple[int, int]) -> np.ndarray:
-    """Pixel confusion (true x pooled-and-upsampled) of one scan's labels at one grid; ``label`` < 0 ignored.
+def pooled_confusions(coord: np.ndarray, label: np.ndarray, num_classes: int,
+                      blocks: Sequence[tuple[int, int]] = GRIDS) -> dict[tuple[int, int], np.ndarray]:
+    """Pixel confusion (true x pooled-and-upsampled) of one scan's labels at each grid, the scan projected
+    once; ``label`` < 0 is ignored.
 
-    Shapes: coord (N, 3) sensor frame, label (N,) -> (K, K) int64
+    Shapes: coord (N, 3) sensor frame, label (N,) -> {block: (K, K) int64}
     """
     import torch
     import torch.nn.functional as F
@@ -44,10 +46,13 @@ def pooled_confusion(coord: np.ndarray, label: np.ndarray, num_classes: int,
     pixel = label_image(proj, torch.as_tensor(np.asarray(label), dtype=torch.int64))
     valid = (pixel >= 0) & (pixel < num_classes)
     onehot = F.one_hot(pixel.clamp(0, num_classes - 1), num_classes).permute(2, 0, 1).float() * valid
-    coarse = F.avg_pool2d(onehot[None], block)
-    back = F.interpolate(coarse, size=pixel.shape, mode="bilinear", align_corners=False)[0].argmax(0)
-    pairs = pixel[valid] * num_classes + back[valid]
-    return np.bincount(pairs.numpy(), minlength=num_classes ** 2).reshape(num_classes, num_classes)
+    out = {}
+    for block in blocks:
+        coarse = F.avg_pool2d(onehot[None], block)
+        back = F.interpolate(coarse, size=pixel.shape, mode="bilinear", align_corners=False)[0].argmax(0)
+        pairs = pixel[valid] * num_classes + back[valid]
+        out[block] = np.bincount(pairs.numpy(), minlength=num_classes ** 2).reshape(num_classes, num_classes)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,8 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     total = {grid: np.zeros((k, k), np.int64) for grid in GRIDS}
     try:
         for _, coord, label in labelled_scans(args, classes, "resolution_ceiling"):
-            for grid in GRIDS:
-                total[grid] += pooled_confusion(coord, label, k, grid)
+            for grid, cm in pooled_confusions(coord, label, k).items():
+                total[grid] += cm
     except ValueError as e:
         print(e, file=sys.stderr)
         return 2

@@ -13,6 +13,8 @@ import resolution_ceiling  # noqa: E402
 
 from pcseg.data.synth_lidar import Street, StreetScanner, box  # noqa: E402
 
+from tests.range.kitti_files import write_scan  # noqa: E402
+
 
 def _scan() -> tuple[np.ndarray, np.ndarray]:
     """A road and, 20 m ahead, a pole 12 cm thick: about two columns of the range image wide."""
@@ -32,22 +34,18 @@ def _iou(cm: np.ndarray, c: int) -> float:
 def test_a_thin_pole_is_lost_to_coarse_grids_and_kept_at_fine_ones():
     pts, label = _scan()
     assert (label == 1).sum() >= 20
-    ious = {grid: _iou(resolution_ceiling.pooled_confusion(pts[:, :3], label, 2, grid), 1)
-            for grid in ((1, 1), (1, 2), (4, 8))}
+    cms = resolution_ceiling.pooled_confusions(pts[:, :3], label, 2, [(1, 1), (1, 2), (4, 8), (2, 4)])
+    ious = {grid: _iou(cm, 1) for grid, cm in cms.items()}
     assert ious[(1, 1)] == 1.0                              # no pooling: the labels themselves
     assert ious[(1, 2)] > 0.5 > ious[(4, 8)]
-    cm = resolution_ceiling.pooled_confusion(pts[:, :3], label, 2, (2, 4))
+    cm = cms[(2, 4)]
     assert 0.5 * len(pts) < cm.sum() <= len(pts)           # one count per filled pixel
     assert 0 < cm[1].sum() <= (label == 1).sum()
 
 
 def test_cli_prints_a_row_per_grid_and_says_one_line_for_bad_input(tmp_path, capsys):
     pts, label = _scan()
-    scan = tmp_path / "velodyne" / "000000.bin"
-    scan.parent.mkdir()
-    pts.astype(np.float32).tofile(scan)                  # KITTI .bin: x y z remission
-    (tmp_path / "labels").mkdir()
-    np.where(label == 1, 80, 40).astype(np.uint32).tofile(tmp_path / "labels" / "000000.label")
+    scan = write_scan(tmp_path, pts, np.where(label == 1, 80, 40))
     assert resolution_ceiling.main([str(scan)]) == 0
     out = capsys.readouterr().out
     assert "| road | pole |" in out

@@ -13,6 +13,8 @@ import scan_texture  # noqa: E402
 
 from pcseg.data.synth_lidar import Street, StreetScanner, box  # noqa: E402
 
+from tests.range.kitti_files import write_scan  # noqa: E402
+
 
 def _scan() -> tuple[np.ndarray, np.ndarray]:
     """A road and, 8-12 m ahead, a hedge: the hedge returns from inside its leaves."""
@@ -35,12 +37,7 @@ def test_foliage_reads_rougher_than_road_and_occupancy_is_a_share():
 
 def test_cli_reads_scans_and_says_one_line_for_bad_input(tmp_path, capsys):
     pts, _ = _scan()
-    scan = tmp_path / "velodyne" / "000000.bin"
-    scan.parent.mkdir()
-    pts.astype(np.float32).tofile(scan)                  # KITTI .bin: x y z remission
-    (tmp_path / "labels").mkdir()
-    raw = np.full(len(pts), 40, dtype=np.uint32)
-    raw.tofile(tmp_path / "labels" / "000000.label")
+    scan = write_scan(tmp_path, pts, np.full(len(pts), 40))
     assert scan_texture.main([str(scan)]) == 0
     out = capsys.readouterr().out
     assert "| road |" in out and str(scan) in out
