@@ -27,11 +27,6 @@ Sensor model (a simple one, documented rather than calibrated):
   (Velodyne HDL-64E S2 user's manual: upper and lower laser blocks, vertical angular resolution ~0.4 deg on
   average), 2048 azimuth steps over 360 deg, mounted 1.73 m above the road (KITTI's
   Velodyne height, Geiger et al., IJRR 2013, Fig. 3), returns up to 120 m (datasheet range).
-- each laser fires from its own place in the head, not from the sensor's origin: the upper block's lasers
-  sit LASER_HEIGHT[0] above it, the lower block's LASER_HEIGHT[1], and alternate lasers 2.6 cm to either
-  side of the beam's plane (``beam_origins``). A point's pitch seen from the origin is then its laser's
-  elevation plus about height / range, so near returns land rows higher than far ones of the same laser,
-  and a range image of a scan has the ragged, holed rows of a real one, not 64 full rings.
 - range noise: Gaussian, sigma 1-2 cm, one value per scan (the datasheet's accuracy, < 2 cm, is a bound);
   surfaces that are not solid return from inside them (``Part.depth``, mean depth of an exponential, cut at
   1.2 m): tree crowns 0.3 m, dense trimmed hedges and shrubs 5-30 cm, grass 3 cm, car windows 0.4 m (with
@@ -69,15 +64,6 @@ REFLECTIVITY = {"car": (0.45, 0.25), "bicycle": (0.35, 0.15), "motorcycle": (0.4
 
 ROWS, COLS = 64, 2048
 FOV_UP, FOV_DOWN = 2.0, -24.8          # degrees, HDL-64E
-# where the lasers fire from, metres above the sensor's origin for the upper and the lower block, and beside
-# the beam: the HDL-64E's calibration (db.xml) holds "one fixed value for all upper block lasers, another
-# fixed value for all lower block lasers" and one horizontal offset for all, positive or negative by laser
-# (Velodyne HDL-64E S3 manual, rev K, ".xml Calibration Parameters"); the values are those of the HDL-64E
-# S2.1 calibration the ROS driver ships (ros-drivers/velodyne, velodyne_pointcloud/params/64e_s2.1-sztaki.yaml:
-# vert_offset_correction 0.193-0.213 m upper, 0.105-0.122 m lower; horiz_offset_correction +-0.026 m), which
-# the driver adds to each point as KITTI's did
-LASER_HEIGHT = (0.20, 0.115)
-LASER_SIDE = 0.026
 SENSOR_HEIGHT = 1.73                   # metres, KITTI
 MAX_RANGE = 120.0
 RANGE_NOISE = (0.01, 0.02)            # sigma, metres, drawn per scan
@@ -670,24 +656,6 @@ def beam_directions(rows: int = ROWS, cols: int = COLS) -> np.ndarray:
     return d.reshape(-1, 3).astype(np.float32)
 
 
-def beam_origins(rows: int = ROWS, cols: int = COLS) -> np.ndarray:
-    """Where each ray of ``beam_directions`` starts, relative to the sensor's origin: the HDL-64E's two
-    laser blocks at their heights (LASER_HEIGHT, rows 0-31 the upper block), each laser LASER_SIDE to the
-    left or right of its beam (alternating by row) for 64 rows; the origin itself for any other count.
-
-    Shapes: -> (rows * cols, 3) float32
-    """
-    if rows != 64:
-        return np.zeros((rows * cols, 3), np.float32)
-    az = np.pi - (np.arange(cols) + 0.5) / cols * 2 * np.pi
-    height = np.where(np.arange(rows) < 32, LASER_HEIGHT[0], LASER_HEIGHT[1])
-    side = np.where(np.arange(rows) % 2 == 0, LASER_SIDE, -LASER_SIDE)
-    # the side offset is horizontal and square to the beam's azimuth
-    o = np.stack([-side[:, None] * np.sin(az)[None], side[:, None] * np.cos(az)[None],
-                  np.broadcast_to(height[:, None], (rows, cols))], -1)
-    return o.reshape(-1, 3).astype(np.float32)
-
-
 class StreetScanner:
     """Ray-casting scene of a street (Open3D RaycastingScene) and the sensor model."""
 
@@ -707,7 +675,6 @@ class StreetScanner:
         self.depth = np.array([p.depth for p in street.parts] + [0.0], dtype=np.float32)
         self.drop = np.array([p.drop for p in street.parts] + [0.0], dtype=np.float32)
         self.directions = beam_directions(rows, cols)
-        self.origins = beam_origins(rows, cols)
 
     def scan(self, origin: Sequence[float], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """One sweep from ``origin`` (sensor frame axes = world axes).
@@ -716,14 +683,13 @@ class StreetScanner:
         """
         o3d = self._o3d
         d = self.directions
-        start = self.origins + np.asarray(origin, np.float32)
-        rays = np.concatenate([start, d], 1)
+        rays = np.concatenate([np.broadcast_to(np.asarray(origin, np.float32), d.shape), d], 1)
         hit = self.scene.cast_rays(o3d.core.Tensor(np.ascontiguousarray(rays)), nthreads=0)
         t = hit["t_hit"].numpy()
         gid = hit["geometry_ids"].numpy().astype(np.int64)
         normal = hit["primitive_normals"].numpy()
         ok = np.isfinite(t) & (t <= MAX_RANGE) & (gid >= 0) & (gid < len(self.raw) - 1)
-        t, gid, normal, d, start = t[ok], gid[ok], normal[ok], d[ok], self.origins[ok]
+        t, gid, normal, d = t[ok], gid[ok], normal[ok], d[ok]
         cos_inc = np.abs(np.einsum("ij,ij->i", normal, d))
         remission = self.refl[gid] * (0.4 + 0.6 * cos_inc) * np.exp(-t / 250.0)
         remission = np.clip(remission + rng.normal(0, 0.02, len(t)), 0.0, 1.0).astype(np.float32)
@@ -731,7 +697,7 @@ class StreetScanner:
         r = t + depth + rng.normal(0, rng.uniform(*RANGE_NOISE), len(t))
         keep = (rng.random(len(t)) >= 0.015 + 0.15 * (t / MAX_RANGE) ** 2 + self.drop[gid]) & (r <= MAX_RANGE)
         keep &= ~((remission < 0.03) & (rng.random(len(t)) < 0.5))
-        xyz = (start + d * r[:, None])[keep]
+        xyz = (d * r[:, None])[keep]
         points = np.concatenate([xyz, remission[keep, None]], 1).astype(np.float32)
         labels = (self.raw[gid[keep]] | (self.instance[gid[keep]] << 16)).astype(np.uint32)
         return points, labels
@@ -799,4 +765,4 @@ def cli(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["synth_lidar", "cli", "build_street", "StreetScanner", "beam_directions", "beam_origins", "RAW_IDS", "KITTI_CONTENT"]
+__all__ = ["synth_lidar", "cli", "build_street", "StreetScanner", "beam_directions", "RAW_IDS", "KITTI_CONTENT"]

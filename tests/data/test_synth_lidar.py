@@ -6,7 +6,7 @@ import pytest
 
 from pcseg.classes import kitti_raw_to_class
 from pcseg.data.kitti import find_scans, load_scan
-from pcseg.data.synth_lidar import LASER_HEIGHT, RAW_IDS, cli, synth_lidar
+from pcseg.data.synth_lidar import RAW_IDS, cli, synth_lidar
 
 
 SEED = 0      # a seed whose two streets hold every class
@@ -39,11 +39,9 @@ def test_layout_and_formats(synth):
             r = np.linalg.norm(pts[:, :3], axis=1)
             assert r.max() <= 120.5 and r.min() > 1.0
             assert 0.0 <= pts[:, 3].min() and pts[:, 3].max() <= 1.0
-            # the beam pattern's vertical field of view, +2 to -24.8 deg (plus range noise), seen from the
-            # lasers (LASER_HEIGHT above the origin; the upper block's at most, the lower block's at least)
-            pitch = [np.degrees(np.arcsin((pts[:, 2] - h) / np.linalg.norm(pts[:, :3] - [0, 0, h], axis=1)))
-                     for h in LASER_HEIGHT]
-            assert pitch[0].max() < 2.5 and pitch[1].min() > -25.3
+            # the beam pattern's vertical field of view: +2 to -24.8 deg (plus range noise)
+            pitch = np.degrees(np.arcsin(pts[:, 2] / r))
+            assert pitch.max() < 2.5 and pitch.min() > -25.3
     assert summary["points"] == sum(len(load_scan(r)) for r in find_scans(out, ["00", "08"]))
 
 
@@ -98,35 +96,6 @@ def test_beam_elevations_are_the_hdl64e_blocks():
     assert np.allclose(steps[:31], 1 / 3) and np.allclose(steps[32:], 0.5)      # not evenly spaced
     d = beam_directions(64, 8).reshape(64, 8, 3)
     assert np.allclose(np.degrees(np.arcsin(d[:, 0, 2])), e, atol=1e-4)
-
-
-def test_lasers_fire_from_their_blocks_so_near_returns_sit_higher():
-    """Each HDL-64E laser fires from its block's height and beside its beam, so a point's pitch seen from
-    the sensor's origin is its laser's elevation plus about height / range: a wall 4 m away lands rows above
-    where the same lasers put a wall 30 m away (as in a real KITTI scan), and alternate lasers sit 2.6 cm
-    to either side."""
-    from pcseg.data.synth_lidar import (LASER_HEIGHT, LASER_SIDE, Street, StreetScanner, beam_directions,
-                                        beam_elevations, beam_origins, box)
-
-    o = beam_origins(64, 16).reshape(64, 16, 3)
-    assert np.allclose(o[:32, :, 2], LASER_HEIGHT[0]) and np.allclose(o[32:, :, 2], LASER_HEIGHT[1])
-    assert np.allclose(np.hypot(o[..., 0], o[..., 1]), LASER_SIDE)
-    d = beam_directions(64, 16).reshape(64, 16, 3)
-    assert np.abs((o[..., :2] * d[..., :2]).sum(-1)).max() < 1e-6            # square to the beam
-    assert np.allclose(o[0, :, :2], -o[1, :, :2])                             # alternate sides
-    assert not beam_origins(32, 16).any()                                     # other beam counts: the origin
-
-    pitch = {}
-    for dist in (4.0, 30.0):
-        street = Street()
-        street.add(box((dist + 0.5, 0.0, 0.0), (1.0, 40.0, 60.0)), "building", np.random.default_rng(0))
-        pts, _ = StreetScanner(street, rows=64, cols=512).scan((0.0, 0.0, 0.0), np.random.default_rng(1))
-        ahead = np.abs(pts[:, 1]) < 0.3
-        pitch[dist] = np.degrees(np.arctan2(pts[ahead, 2], pts[ahead, 0]))
-    e = beam_elevations(64)
-    # the highest beam's points: near 0.2 / 4 m = 2.9 deg above its elevation, far 0.4 deg
-    assert pitch[4.0].max() - e[0] == pytest.approx(np.degrees(LASER_HEIGHT[0] / 4.0), abs=0.3)
-    assert pitch[30.0].max() - e[0] == pytest.approx(np.degrees(LASER_HEIGHT[0] / 30.0), abs=0.1)
 
 
 def test_heightfield_is_uneven_ground_around_its_height():
