@@ -141,6 +141,12 @@ class RangeConfig:
     # training on slices of the range view, Kong et al. ICCV 2023); null: the whole image. Labelling and
     # validation always see the whole image.
     train_crop: int | None = None
+    # labelling: each point's scores blended with the mean scores of the points in the 3 x 3 x 3 cells of
+    # smooth_cell metres around its own (pcseg.range.smoothing), smooth_weight of the mean; points whose best
+    # class is named in smooth_skip (the ground classes) take no part; null: no smoothing
+    smooth_cell: float | None = None
+    smooth_weight: float = 0.5
+    smooth_skip: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -249,6 +255,8 @@ _RANGES: tuple[tuple[str, Any, str], ...] = (
     ("range.knn_cutoff", lambda v: 0 < v < float("inf"), "a positive number"),
     ("range.viewpoints", lambda v: v >= 1, "at least 1"),
     ("range.train_crop", lambda v: v is None or v >= 1, "at least 1 (or null: the whole image)"),
+    ("range.smooth_cell", lambda v: v is None or 0 < v < float("inf"), "a positive number (or null: no smoothing)"),
+    ("range.smooth_weight", lambda v: 0 <= v <= 1, "in [0, 1]"),
 )
 
 

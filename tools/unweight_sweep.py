@@ -25,6 +25,20 @@ SEQUENCES = [str(s) for s in range(90, 100)]
 SCANS = 5
 
 
+def fresh_clouds(cfg, work: Path) -> list:
+    """The fresh streets' scans as ``val_clouds`` pairs, synthesised into ``work``/raw on first use; sets
+    ``cfg.data`` to read them."""
+    from pcseg.data.synth_lidar import synth_lidar
+    from pcseg.engine.data import val_clouds
+
+    raw = work / "raw"
+    if not (raw / "sequences" / SEQUENCES[-1]).is_dir():
+        synth_lidar(raw, sequences=SEQUENCES, scans=SCANS, seed=SEED)
+    cfg.data.root = str(raw)
+    cfg.data.val_sequences = SEQUENCES
+    return val_clouds(cfg)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--checkpoint", type=Path, default=REPO / "pcseg" / "pretrained" / "lidar.pt")
@@ -33,8 +47,6 @@ def main(argv: list[str] | None = None) -> int:
                    help="where the fresh streets are written (kept for later runs)")
     args = p.parse_args(argv)
 
-    from pcseg.data.synth_lidar import synth_lidar
-    from pcseg.engine.data import val_clouds
     from pcseg.engine.evaluate import _without, score_clouds
     from pcseg.engine.predict import load_for_inference
     from pcseg.errors import PcsegError
@@ -46,12 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         model, cfg, classes, device = load_for_inference(args.checkpoint)
         if not cfg.train.class_weight_values:
             raise PcsegError(args.checkpoint, "was trained without class weights: there is nothing to divide out")
-        raw = args.work / "raw"
-        if not (raw / "sequences" / SEQUENCES[-1]).is_dir():
-            synth_lidar(raw, sequences=SEQUENCES, scans=SCANS, seed=SEED)
-        cfg.data.root = str(raw)
-        cfg.data.val_sequences = SEQUENCES
-        clouds = val_clouds(cfg)
+        clouds = fresh_clouds(cfg, args.work)
         cfg.train.unweight_labels = True
         print(f"{args.checkpoint}: {len(clouds)} fresh synthetic scans (seed {SEED}, sequences "
               f"{SEQUENCES[0]}-{SEQUENCES[-1]}); labels times w ** -a")

@@ -18,6 +18,9 @@ ConfusionMatrix scores every point (never pixels):
    ``range.visible_tolerance`` of its pixel's range, i.e. it is on the visible surface there, not behind it.
    A point no view sees (hidden behind furniture from every scanner) takes the scores of its nearest seen
    point (scipy cKDTree).
+4. With ``range.smooth_cell`` the scores are smoothed in 3D (pcseg.range.smoothing): each point's blended
+   with the mean over the points in the 3 x 3 x 3 cells around it, the classes of ``range.smooth_skip``
+   (the ground) left out.
 
 Memory: points are back-projected in chunks of ``CHUNK``; beside the cloud the function keeps an (N, K)
 float32 sum, an (N,) count and the projection indices.
@@ -131,6 +134,7 @@ def predict_scan(model: torch.nn.Module, cloud: Cloud, cfg: Config, device: torc
     if n == 0:
         raise PcsegError(cloud.meta.get("source", "input"), "cloud has no points")
     _check_model_size(model, spec)
+    skip = smoothing_skip(cfg)              # a bad class name fails before the network runs
     model.eval()
     knn = None
     if cfg.range.knn:
@@ -173,14 +177,40 @@ def predict_scan(model: torch.nn.Module, cloud: Cloud, cfg: Config, device: torc
                     seen_count[sl] += seen.to(torch.int32)
     assert total is not None
     if len(origins) == 1:
-        return total if len(mirrors) == 1 else total.div_(len(mirrors))
+        if len(mirrors) > 1:
+            total.div_(len(mirrors))
+        return smoothed(cloud, total, cfg, skip)
     seen = seen_count > 0
     if not bool(seen.any()):
         raise PcsegError(cloud.meta.get("source", "input"), "no point is visible from any viewpoint")
     total[seen] /= seen_count[seen].unsqueeze(1).to(torch.float32)
     if not bool(seen.all()):
         total = fill_from_nearest(cloud.coord, total, seen.numpy())
-    return total
+    return smoothed(cloud, total, cfg, skip)
 
 
-__all__ = ["predict_scan", "scanner_frame", "network_probs", "view_scores", "visible", "fill_from_nearest"]
+def smoothing_skip(cfg: Config) -> list[int]:
+    """The class indices of ``range.smooth_skip``; PcsegError naming the key for a name the class set lacks."""
+    from pcseg.classes import get_class_set
+
+    names = get_class_set(cfg.data.dataset).names
+    unknown = [n for n in cfg.range.smooth_skip if n not in names]
+    if unknown:
+        raise PcsegError("range.smooth_skip", f"unknown class {unknown[0]!r} for {cfg.data.dataset} "
+                                              f"(classes: {', '.join(names)})")
+    return [names.index(n) for n in cfg.range.smooth_skip]
+
+
+def smoothed(cloud: Cloud, scores: torch.Tensor, cfg: Config, skip: list[int]) -> torch.Tensor:
+    """``scores`` smoothed in 3D as ``range.smooth_cell`` / ``smooth_weight`` say (pcseg.range.smoothing),
+    points of the classes ``skip`` left out, or as they are when ``smooth_cell`` is null."""
+    if cfg.range.smooth_cell is None:
+        return scores
+    from pcseg.range.smoothing import smooth_scores
+
+    with single_thread():
+        return smooth_scores(torch.as_tensor(cloud.coord), scores, float(cfg.range.smooth_cell),
+                             float(cfg.range.smooth_weight), skip)
+
+
+__all__ = ["predict_scan", "smoothed", "smoothing_skip", "scanner_frame", "network_probs", "view_scores", "visible", "fill_from_nearest"]
