@@ -5,7 +5,8 @@ only at a 5 x 5 window of the image: a car, a trunk or a stretch of facade comes
 class that a view of the points in space would not give it. ``smooth_scores`` blends each point's scores
 with the mean scores of the points in the box of 3 x 3 x 3 cells of ``cell`` metres around its own cell (a
 box filter over a sparse voxel grid: one mean per occupied cell, then the sum over the 27 neighbouring cells,
-found by binary search in the sorted cell keys).
+found by binary search in the sorted cell keys; a compiled numba kernel on the CPU, pcseg.range._smooth_kernel,
+and 27 vectorised searches in PyTorch elsewhere, which give the same means).
 
 Only points labelled with a class outside ``skip`` take part, and only they are changed: the ground classes
 (road, sidewalk, parking, terrain) meet along kerbs and verges where a box of a metre or more would blur the
@@ -23,30 +24,63 @@ import torch
 
 # the 27 cells of a 3 x 3 x 3 box, as offsets in x, y and z
 _BOX = [(dx, dy, dz) for dx in (-1, 0, 1) for dy in (-1, 0, 1) for dz in (-1, 0, 1)]
+_kernel_ok: bool | None = None
 
 
-def box_means(coord: torch.Tensor, scores: torch.Tensor, cell: float) -> torch.Tensor:
-    """The mean scores of the points in the 3 x 3 x 3 cells of ``cell`` metres around each point's cell
-    (its own included, so every point has at least itself).
+def _kernel_available() -> bool:
+    global _kernel_ok
+    if _kernel_ok is None:
+        try:
+            import pcseg.range._smooth_kernel  # noqa: F401
+            _kernel_ok = True
+        except ImportError:
+            _kernel_ok = False
+    return _kernel_ok
 
-    Shapes: coord (N, 3), scores (N, K) -> (N, K)
-    """
-    g = torch.floor(coord.double() / cell).long()
-    g = g - g.min(0).values + 1                       # every neighbour index stays >= 0
-    dims = g.max(0).values + 2
-    key = (g[:, 0] * dims[1] + g[:, 1]) * dims[2] + g[:, 2]
-    cells, inverse = torch.unique(key, sorted=True, return_inverse=True)
-    total = torch.zeros(len(cells), scores.shape[1], dtype=scores.dtype, device=scores.device)
-    total.index_add_(0, inverse, scores)
-    count = torch.bincount(inverse, minlength=len(cells)).to(scores.dtype)
+
+def _box_sums_torch(cells: torch.Tensor, total: torch.Tensor, count: torch.Tensor, ny: int, nz: int
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The 3 x 3 x 3 box sums by 27 vectorised binary searches (GPU tensors, or no numba)."""
     box_total, box_count = torch.zeros_like(total), torch.zeros_like(count)
     last = len(cells) - 1
     for dx, dy, dz in _BOX:
-        wanted = cells + (dx * dims[1] + dy) * dims[2] + dz
+        wanted = cells + (dx * ny + dy) * nz + dz
         at = torch.searchsorted(cells, wanted).clamp_(max=last)
         hit = cells[at] == wanted
         box_total[hit] += total[at[hit]]
         box_count[hit] += count[at[hit]]
+    return box_total, box_count
+
+
+def box_means(coord: torch.Tensor, scores: torch.Tensor, cell: float, backend: str = "auto") -> torch.Tensor:
+    """The mean scores of the points in the 3 x 3 x 3 cells of ``cell`` metres around each point's cell
+    (its own included, so every point has at least itself). ``backend``: "auto" (the compiled numba kernel
+    for CPU tensors when numba imports, else PyTorch), "numba" or "torch".
+
+    Shapes: coord (N, 3), scores (N, K) -> (N, K)
+    """
+    if backend not in ("auto", "numba", "torch"):
+        raise ValueError(f"unknown backend {backend!r}; valid: auto, numba, torch")
+    on_cpu = scores.device.type == "cpu"
+    use_kernel = backend == "numba" or (backend == "auto" and on_cpu and _kernel_available())
+    if use_kernel and not (on_cpu and _kernel_available()):
+        raise RuntimeError("the numba backend needs numba and CPU tensors")
+    g = torch.floor(coord.double() / cell).long()
+    g = g - g.min(0).values + 1                       # every neighbour index stays >= 0
+    dims = g.max(0).values + 2
+    ny, nz = int(dims[1]), int(dims[2])
+    key = (g[:, 0] * ny + g[:, 1]) * nz + g[:, 2]
+    cells, inverse = torch.unique(key, sorted=True, return_inverse=True)
+    total = torch.zeros(len(cells), scores.shape[1], dtype=torch.float32, device=scores.device)
+    total.index_add_(0, inverse, scores.float())
+    count = torch.bincount(inverse, minlength=len(cells)).float()
+    if use_kernel:
+        from pcseg.range._smooth_kernel import box_sums
+
+        box_total, box_count = (torch.from_numpy(a) for a in box_sums(cells.numpy(), total.numpy(),
+                                                                       count.numpy(), ny, nz))
+    else:
+        box_total, box_count = _box_sums_torch(cells, total, count, ny, nz)
     return (box_total / box_count.unsqueeze(1))[inverse]
 
 
