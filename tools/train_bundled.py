@@ -43,7 +43,8 @@ RECIPES = {
         "classes": "semantickitti",
         "for": "spinning-LiDAR scans (HDL-64E-like, sensor-centred; --sensor-origin for world-frame scans); "
                "each scan is levelled on its ground plane before it is labelled; labels come from its "
-               "probabilities with three quarters of the loss's class weighting divided out (w ** -0.75)",
+               "probabilities with three quarters of the loss's class weighting divided out (w ** -0.75), "
+               "smoothed in 3D over the points within about a metre (ground classes left out)",
         "inputs": "xyz, each point's surface normal found from its neighbours in the range image, and "
                   "remission (a scan without remission gets the remission mean, which training also shows it)",
         "sequences": 80,
