@@ -8,30 +8,37 @@ without a numba threading layer (which would not be fork-safe with DataLoader wo
 
 from __future__ import annotations
 
+import functools
+import importlib
+
 import torch
 
 from pcseg.ops._threads import PARALLEL_MIN_POINTS, num_threads, parallel_map, split_range  # noqa: F401
 
 BACKENDS = ("auto", "numba", "torch")
 
-_numba_ok: bool | None = None
+KERNELS = "pcseg.ops._kernels"
+
+
+@functools.lru_cache(maxsize=None)
+def kernels_import(module: str = KERNELS) -> bool:
+    """True when the compiled kernels of ``module`` import (numba installed and working)."""
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        return False
+    return True
 
 
 def numba_available() -> bool:
-    """True when the compiled kernels import (numba installed and working)."""
-    global _numba_ok
-    if _numba_ok is None:
-        try:
-            import pcseg.ops._kernels  # noqa: F401
-            _numba_ok = True
-        except ImportError:
-            _numba_ok = False
-    return _numba_ok
+    """True when the compiled kernels of pcseg.ops import (numba installed and working)."""
+    return kernels_import(KERNELS)
 
 
-def resolve(backend: str, *tensors: torch.Tensor) -> str:
-    """'numba' or 'torch' for this call. Raises ValueError for an unknown name, RuntimeError when 'numba'
-    is forced but unusable (CUDA tensors or numba missing)."""
+def resolve(backend: str, *tensors: torch.Tensor, kernels: str = KERNELS) -> str:
+    """'numba' or 'torch' for this call, the numba one being the kernels of module ``kernels``. Raises
+    ValueError for an unknown name, RuntimeError when 'numba' is forced but unusable (CUDA tensors or numba
+    missing)."""
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; valid: {', '.join(BACKENDS)}")
     on_cpu = all(t.device.type == "cpu" for t in tensors)
@@ -40,7 +47,7 @@ def resolve(backend: str, *tensors: torch.Tensor) -> str:
     if backend == "numba":
         if not on_cpu:
             raise RuntimeError("the numba backend runs on CPU tensors only")
-        if not numba_available():
+        if not kernels_import(kernels):
             raise RuntimeError("the numba backend needs numba (pip install numba)")
         return "numba"
-    return "numba" if on_cpu and numba_available() else "torch"
+    return "numba" if on_cpu and kernels_import(kernels) else "torch"

@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import torch
 
+from pcseg.ops._backend import resolve
+
 
 def inverse_gaussian_window(window: int, sigma: float, device: torch.device | str | None = None) -> torch.Tensor:
     """1 - the normalised 2D Gaussian over a window x window grid, flattened row-major (as ``F.unfold``
@@ -41,20 +43,6 @@ def inverse_gaussian_window(window: int, sigma: float, device: torch.device | st
     g = torch.exp(-d2 / (2.0 * sigma ** 2))
     g = g / g.sum()
     return (1.0 - g).reshape(-1)
-
-
-_kernel_ok: bool | None = None
-
-
-def _kernel_available() -> bool:
-    global _kernel_ok
-    if _kernel_ok is None:
-        try:
-            import pcseg.range._knn_kernel  # noqa: F401
-            _kernel_ok = True
-        except ImportError:
-            _kernel_ok = False
-    return _kernel_ok
 
 
 def _padded(range_image: torch.Tensor, pred: torch.Tensor, pad: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -91,12 +79,7 @@ def knn_votes(range_image: torch.Tensor, pred: torch.Tensor, px: torch.Tensor, p
     s2 = window * window
     if not 1 <= k <= s2:
         raise ValueError(f"knn_k must be in [1, {s2}] for a {window}x{window} window, got {k}")
-    if backend not in ("auto", "numba", "torch"):
-        raise ValueError(f"unknown backend {backend!r}; valid: auto, numba, torch")
-    on_cpu = range_image.device.type == "cpu"
-    use_kernel = backend == "numba" or (backend == "auto" and on_cpu and _kernel_available())
-    if use_kernel and not (on_cpu and _kernel_available()):
-        raise RuntimeError("the numba backend needs numba and CPU tensors")
+    use_kernel = resolve(backend, range_image, kernels="pcseg.range._knn_kernel") == "numba"
     h, w = range_image.shape
     pad = window // 2
     wp = w + 2 * pad

@@ -22,20 +22,10 @@ from typing import Sequence
 
 import torch
 
+from pcseg.ops._backend import resolve
+
 # the 27 cells of a 3 x 3 x 3 box, as offsets in x, y and z
 _BOX = [(dx, dy, dz) for dx in (-1, 0, 1) for dy in (-1, 0, 1) for dz in (-1, 0, 1)]
-_kernel_ok: bool | None = None
-
-
-def _kernel_available() -> bool:
-    global _kernel_ok
-    if _kernel_ok is None:
-        try:
-            import pcseg.range._smooth_kernel  # noqa: F401
-            _kernel_ok = True
-        except ImportError:
-            _kernel_ok = False
-    return _kernel_ok
 
 
 def _box_sums_torch(cells: torch.Tensor, total: torch.Tensor, count: torch.Tensor, ny: int, nz: int
@@ -59,12 +49,7 @@ def box_means(coord: torch.Tensor, scores: torch.Tensor, cell: float, backend: s
 
     Shapes: coord (N, 3), scores (N, K) -> (N, K)
     """
-    if backend not in ("auto", "numba", "torch"):
-        raise ValueError(f"unknown backend {backend!r}; valid: auto, numba, torch")
-    on_cpu = scores.device.type == "cpu"
-    use_kernel = backend == "numba" or (backend == "auto" and on_cpu and _kernel_available())
-    if use_kernel and not (on_cpu and _kernel_available()):
-        raise RuntimeError("the numba backend needs numba and CPU tensors")
+    use_kernel = resolve(backend, scores, kernels="pcseg.range._smooth_kernel") == "numba"
     g = torch.floor(coord.double() / cell).long()
     g = g - g.min(0).values + 1                       # every neighbour index stays >= 0
     dims = g.max(0).values + 2
