@@ -213,4 +213,5 @@ def smoothed(cloud: Cloud, scores: torch.Tensor, cfg: Config, skip: list[int]) -
                              float(cfg.range.smooth_weight), skip)
 
 
-__all__ = ["predict_scan", "smoothed", "smoothing_skip", "scanner_frame", "network_probs", "view_scores", "visible", "fill_from_nearest"]
+__all__ = ["predict_scan", "smoothed", "smoothing_skip", "scanner_frame", "network_probs", "view_scores", "visible",
+           "fill_from_nearest"]
