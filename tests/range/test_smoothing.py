@@ -87,3 +87,20 @@ def test_config_keys_smooth_the_scores_and_name_a_bad_class():
                           ("range.smooth_weight=2", "range.smooth_weight")):
         with pytest.raises(PcsegError, match=key):
             load_config(None, [override])
+
+
+def test_smooth_sweep_refuses_bad_settings_in_one_line(tmp_path, capsys):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
+    import smooth_sweep
+
+    bad = tmp_path / "lidar.pt"
+    bad.write_bytes(b"not a checkpoint")
+    for argv, named in ((["--weights", "1.5"], "1.5"), (["--cells", "0"], "--cells"),
+                        (["--skip", "road", "pavement"], "pavement"), (["--checkpoint", str(bad)], "lidar.pt")):
+        assert smooth_sweep.main(argv + ["--work", str(tmp_path / "streets")]) == 2, argv
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("smooth_sweep: ") and named in err[0], (argv, err)
+    assert not (tmp_path / "streets").exists()                          # nothing synthesised for a bad call
