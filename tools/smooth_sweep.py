@@ -2,7 +2,7 @@
 measured on the synthetic streets that no bundled model was trained or validated on.
 
     python tools/smooth_sweep.py [--checkpoint pcseg/pretrained/lidar.pt] [--cells 0.2 0.3 0.5 0.75]
-                                 [--weights 0.3 0.5 0.7 1] [--skip road parking sidewalk other-ground terrain]
+                                 [--weights 0.3 0.5 0.7 1] [--skip CLASS ...]
 
 The same 50 fresh scans as ``tools/unweight_sweep.py`` (seed 1000, sequences 90-99, kept in --work), without
 remission, as the real labelled scans come. Each scan's scores are computed once through the path
@@ -22,15 +22,14 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tools"))
 
-GROUND = ["road", "parking", "sidewalk", "other-ground", "terrain"]
-
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--checkpoint", type=Path, default=REPO / "pcseg" / "pretrained" / "lidar.pt")
     p.add_argument("--cells", type=float, nargs="+", default=[0.2, 0.3, 0.5, 0.75], help="cell sizes, metres")
     p.add_argument("--weights", type=float, nargs="+", default=[0.3, 0.5, 0.7, 1.0], help="weights of the mean")
-    p.add_argument("--skip", nargs="*", default=GROUND, help="classes whose points take no part")
+    p.add_argument("--skip", nargs="*", default=None,
+                   help="classes whose points take no part (default: configs/bundled_lidar.yaml's smooth_skip)")
     p.add_argument("--work", type=Path, default=REPO / "data" / "unweight_sweep",
                    help="where the fresh streets are written (shared with unweight_sweep.py)")
     args = p.parse_args(argv)
@@ -38,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
     import torch
 
+    from pcseg.config import load_config
     from pcseg.engine.evaluate import _without
     from pcseg.engine.inference import predict_cloud
     from pcseg.engine.predict import load_for_inference
@@ -52,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
         if bad:
             raise PcsegError("--cells/--weights", f"cells must be positive and weights in [0, 1], got {bad[0]}")
         model, cfg, classes, device = load_for_inference(args.checkpoint)
+        if args.skip is None:
+            args.skip = load_config(REPO / "configs" / "bundled_lidar.yaml").range.smooth_skip
         cfg.range.smooth_skip = list(args.skip)
         skip = smoothing_skip(cfg)
         cfg.range.smooth_cell = None                     # the scores as they come, smoothed below

@@ -21,18 +21,13 @@ KERNELS = "pcseg.ops._kernels"
 
 
 @functools.lru_cache(maxsize=None)
-def kernels_import(module: str = KERNELS) -> bool:
+def kernels_import(module: str) -> bool:
     """True when the compiled kernels of ``module`` import (numba installed and working)."""
     try:
         importlib.import_module(module)
     except ImportError:
         return False
     return True
-
-
-def numba_available() -> bool:
-    """True when the compiled kernels of pcseg.ops import (numba installed and working)."""
-    return kernels_import(KERNELS)
 
 
 def resolve(backend: str, *tensors: torch.Tensor, kernels: str = KERNELS) -> str:
