@@ -341,42 +341,6 @@ def _shrub(street: Street, rng: np.random.Generator, x: float, y: float, z0: flo
                    "vegetation", rng, depth=depth)
 
 
-def _bed(street: Street, rng: np.random.Generator, x0: float, x1: float, y0: float, y1: float, z0: float) -> None:
-    """A bed of low shrubs or ground cover over [x0, x1] x [y0, y1]: flattened blobs 0.3-0.9 m high whose lower
-    halves sink into the ground, as dense as a clipped hedge (HEDGE_DEPTH). Verges, grass strips and front
-    gardens of German streets are planted with such low woody ground cover (the "Bodendecker" of street
-    greenery: Cotoneaster, low roses, Lonicera, 0.3-1 m), where the generator had only grass under shrubs
-    0.8-2.5 m high; SemanticKITTI counts it as vegetation ("bushes, shrubs", Behley et al., ICCV 2019), and
-    vegetation was 0.57 of its share of SemanticKITTI's points in the generator's scans before these beds
-    (`python tools/class_shares.py lidar`)."""
-    height = rng.uniform(0.3, 0.9)
-    depth = rng.uniform(*HEDGE_DEPTH)
-    half_w = (y1 - y0) / 2
-    x = x0
-    while x < x1:
-        r = rng.uniform(0.6, 1.2)
-        street.add(blob((x + r, (y0 + y1) / 2 + rng.normal(0, 0.1 * half_w), z0),
-                        (r * 1.2, half_w * rng.uniform(0.8, 1.0), height * rng.uniform(0.8, 1.0)), rng, 0.2),
-                   "vegetation", rng, depth=depth)
-        x += r * 1.6
-
-
-def _beds(street: Street, rng: np.random.Generator, plots: Sequence[tuple[float, float, float, float, float]],
-          chance: float = 0.5) -> None:
-    """Low shrub beds (_bed) on the street's open plots (x0, x1, y0, y1, ground z): along each plot, a stretch
-    of 6-30 m at a time gets one bed with probability ``chance``, 2-12 m long and 0.6-3 m deep where the plot
-    allows."""
-    for x0, x1, y0, y1, z0 in plots:
-        x = x0
-        while x < x1 - 2.0:
-            stretch = min(x1 - x, rng.uniform(6, 30))
-            if y1 - y0 >= 0.6 and stretch >= 2.0 and rng.random() < chance:
-                length = min(stretch, rng.uniform(2, 12))
-                width = min(y1 - y0, rng.uniform(0.6, 3.0))
-                bx, by = x + rng.uniform(0, stretch - length), y0 + rng.uniform(0, y1 - y0 - width)
-                _bed(street, rng, bx, bx + length, by, by + width, z0)
-            x += stretch
-
 @dataclass
 class Junction:
     """A side street leaving the main street at x on one side (a crossroads is two, one per side): road
@@ -485,10 +449,6 @@ def build_street(rng: np.random.Generator, x_min: float, x_max: float, sensor_x:
     """A random street along +x between x_min and x_max, with side streets (_junctions); the sensor drives
     along sensor_x in the right lane."""
     st = Street()
-    # the shrub beds draw from a generator of their own, so every other part of a street is what it was
-    # without them (spawning does not advance ``rng``)
-    bed_rng = np.random.default_rng(rng.bit_generator.seed_seq.spawn(1)[0])
-    plots: list[tuple[float, float, float, float, float]] = []   # open ground that may carry a shrub bed
     half_road = rng.uniform(3.5, 5.5)
     st.road_half = half_road
     st.sensor_y = -half_road / 2
@@ -545,7 +505,6 @@ def build_street(rng: np.random.Generator, x_min: float, x_max: float, sensor_x:
                 st.add(box(((a + b) / 2, side * (curb + lawn / 2), 0.04), (b - a, lawn, 0.08)), "terrain", rng)
                 y_in, y_out = sorted((side * curb, side * (curb + lawn)))
                 st.add(heightfield(a, b, y_in, y_out, 0.25, 0.1, rng, 0.04, 0.025), "terrain", rng)
-                plots.append((a, b, y_in + 0.2, y_out - 0.2, 0.1))
             if walk:
                 st.add(box(((a + b) / 2, side * (curb + lawn + walk / 2), kerb / 2), (b - a, walk, kerb)), "sidewalk",
                        rng)
@@ -614,9 +573,6 @@ def build_street(rng: np.random.Generator, x_min: float, x_max: float, sensor_x:
                 setback = rng.uniform(0.5, 6)
                 st.add(box((x + blen / 2, side * (outer + setback + depth / 2), height / 2), (blen, depth, height)),
                        "building", rng)
-                if setback > 1.5:                              # the front garden
-                    y_in, y_out = sorted((side * (outer + 0.3), side * (outer + setback - 0.3)))
-                    plots.append((x, x + blen, y_in, y_out, ground))
                 if setback > 1.5 and rng.random() < 0.8:       # front-garden hedge or shrubs
                     _hedge(st, rng, x, x + blen, side * (outer + setback * rng.uniform(0.3, 0.6)))
                 elif setback > 1.0 and rng.random() < 0.6:     # or a garden fence / wall
@@ -630,8 +586,6 @@ def build_street(rng: np.random.Generator, x_min: float, x_max: float, sensor_x:
                     st.add(box((x + gap / 2, side * (outer + 0.6), fh / 2), (gap, 0.06, fh)), "fence", rng)
                 if rng.random() < 0.7:                           # a hedge along the property line
                     _hedge(st, rng, x, x + gap, side * (outer + rng.uniform(0.8, 1.6)))
-                y_in, y_out = sorted((side * (outer + 1.8), side * (outer + 8)))
-                plots.append((x, x + gap, y_in, y_out, ground))
                 for _ in range(int(rng.integers(2, 6))):
                     bx, by = x + rng.uniform(0, gap), side * (outer + rng.uniform(1.5, 8))
                     if rng.random() < 0.5:
@@ -641,7 +595,6 @@ def build_street(rng: np.random.Generator, x_min: float, x_max: float, sensor_x:
                         st.add(blob((bx, by, r * 0.6), (r, r, r * 0.7), rng, 0.25), "vegetation", rng,
                                depth=rng.uniform(*HEDGE_DEPTH))
                 x += gap
-    _beds(st, bed_rng, plots)
     # traffic: oncoming lane anywhere, the sensor's lane only ahead of / behind the drive
     x = x_min + rng.uniform(0, 15)
     while x < x_max:

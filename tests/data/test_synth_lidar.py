@@ -213,30 +213,3 @@ def test_shrub_clumps_stand_at_the_kerb_where_cars_park(monkeypatch):
             else:                                           # on the grass strip, right at the kerb
                 strip += abs(y) < street.road_half + 2.5 + 3.0
     assert corner >= 3 and strip >= 10
-
-
-def test_shrub_beds_are_low_ground_cover_and_leave_the_rest_of_the_street_as_it_was(monkeypatch):
-    """A bed is 0.3-0.9 m of dense foliage over its plot; streets get beds without any other part moving."""
-    import pcseg.data.synth_lidar as sl
-
-    st = sl.Street()
-    sl._bed(st, np.random.default_rng(0), 10.0, 16.0, 2.0, 4.0, 0.1)
-    v = np.concatenate([p.vertices for p in st.parts])
-    assert all(p.cls == "vegetation" and 0.05 <= p.depth <= 0.3 for p in st.parts) and len(st.parts) >= 3
-    assert 0.1 + 0.3 * 0.8 * 0.8 < v[:, 2].max() < 0.1 + 0.9 * 1.2                # low: knee to hip high
-    assert 10.0 - 0.5 < v[:, 0].min() and v[:, 0].max() < 16.0 + 4.0               # over the plot along x
-    assert 2.0 - 0.5 < v[:, 1].min() and v[:, 1].max() < 4.0 + 0.5                 # and across it
-
-    bed_parts = other_parts = 0
-    for seq in range(4):
-        with_beds = sl.build_street(np.random.default_rng([0, seq]), -110.0, 110.0, (0.0, 5.0))
-        with monkeypatch.context() as m:
-            m.setattr(sl, "_beds", lambda *args, **kwargs: None)
-            without = sl.build_street(np.random.default_rng([0, seq]), -110.0, 110.0, (0.0, 5.0))
-        plain = {(p.cls, p.vertices.tobytes()) for p in without.parts}
-        added = [p for p in with_beds.parts if (p.cls, p.vertices.tobytes()) not in plain]
-        assert len(with_beds.parts) - len(added) == len(without.parts)
-        assert all(p.cls == "vegetation" for p in added)
-        bed_parts += len(added)
-        other_parts += len(without.parts)
-    assert bed_parts > 0.03 * other_parts
