@@ -213,3 +213,51 @@ def test_shrub_clumps_stand_at_the_kerb_where_cars_park(monkeypatch):
             else:                                           # on the grass strip, right at the kerb
                 strip += abs(y) < street.road_half + 2.5 + 3.0
     assert corner >= 3 and strip >= 10
+
+
+@pytest.mark.parametrize("shape, size, width, height", [("round", 0.6, 0.6, 0.6), ("triangle", 0.9, 0.9, 0.779),
+                                                        ("square", 0.42, 0.42, 0.42), ("diamond", 0.6, 0.849, 0.849)])
+def test_sign_outlines_have_the_sizes_of_german_signs(shape, size, width, height):
+    import pcseg.data.synth_lidar as sl
+
+    out = sl.sign_outline(shape, size)
+    assert np.ptp(out[:, 0]) == pytest.approx(width, abs=0.01) and np.ptp(out[:, 1]) == pytest.approx(height, abs=0.01)
+    down = sl.sign_outline("triangle down", size)
+    assert np.allclose(np.sort(down[:, 1]), np.sort(-sl.sign_outline("triangle", size)[:, 1]))
+
+
+def test_a_sign_post_stacks_plates_from_two_metres_and_ends_at_the_top_one():
+    import pcseg.data.synth_lidar as sl
+
+    for seed in range(20):
+        st = sl.Street()
+        sl._sign_post(st, np.random.default_rng(seed), 5.0, 3.0, 0.1, 2.0, np.pi, np.random.default_rng(0), 0.85)
+        plates = [p for p in st.parts if p.cls == "traffic-sign"]
+        (post,) = [p for p in st.parts if p.cls == "pole"]
+        assert 1 <= len(plates) <= 3 and all(p.reflectivity == 0.85 for p in plates)
+        low = [p.vertices[:, 2].min() for p in plates]
+        assert min(low) == pytest.approx(2.1, abs=1e-4)                     # lowest edge 2.0 m above the ground
+        assert post.vertices[:, 2].max() == pytest.approx(max(p.vertices[:, 2].max() for p in plates), abs=1e-4)
+        for p in plates:                                                    # in front of the post, facing -x
+            assert p.vertices[:, 0].max() < 5.0 and np.ptp(p.vertices[:, 0]) == pytest.approx(0.04, abs=1e-4)
+            assert 0.23 <= np.ptp(p.vertices[:, 2]) <= 0.85 and np.ptp(p.vertices[:, 1]) <= 0.91
+
+
+def test_sign_shapes_leave_the_rest_of_the_street_as_it_was(monkeypatch):
+    """The signs draw from a generator of their own: another mix of shapes changes the plates and nothing else."""
+    import pcseg.data.synth_lidar as sl
+
+    def parts(street):
+        return sorted((p.cls, p.vertices.tobytes()) for p in street.parts
+                      if p.cls != "traffic-sign" and not (p.cls == "pole" and np.ptp(p.vertices[:, 0]) < 0.09))
+
+    for seq in range(3):
+        mixed = sl.build_street(np.random.default_rng([0, seq]), -110.0, 110.0, (0.0, 5.0))
+        with monkeypatch.context() as m:
+            m.setattr(sl, "SIGN_SHAPES", {"round": 0.0, "triangle": 0.0, "triangle down": 0.0, "square": 1.0,
+                                          "diamond": 0.0})
+            squares = sl.build_street(np.random.default_rng([0, seq]), -110.0, 110.0, (0.0, 5.0))
+        assert parts(mixed) == parts(squares)
+        assert sum(p.cls == "traffic-sign" for p in mixed.parts) > 0
+        assert ({p.vertices.tobytes() for p in mixed.parts if p.cls == "traffic-sign"}
+                != {p.vertices.tobytes() for p in squares.parts if p.cls == "traffic-sign"})
