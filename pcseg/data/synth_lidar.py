@@ -13,11 +13,10 @@ Each sequence is one straight street (its own random layout), half of them with 
 near the drive and some with another further along; its scans are taken from a car driving along the
 right-hand lane, ``STEP`` metres apart. The street has road, parking strips, raised sidewalks with curbs,
 uneven terrain (grass strips and open ground as height fields), buildings, fences, trees (trunk + crown) and
-bushes, poles, traffic signs (German shapes and sizes, on their own posts, on lamp posts and at junctions),
-parked and moving cars and trucks, parked trailers, caravans and buses (SemanticKITTI's other-vehicle), parked
-motorcycles, bicycles parked on the sidewalk in rows (as in the Karlsruhe streets KITTI recorded), pedestrians
-and bicyclists, labelled with these raw SemanticKITTI ids (PRBonn/semantic-kitti-api
-`config/semantic-kitti.yaml` `labels`): 10 car, 11 bicycle, 15 motorcycle,
+bushes, poles, traffic signs (pole + plate), parked and moving cars and trucks, parked trailers, caravans
+and buses (SemanticKITTI's other-vehicle), parked motorcycles, bicycles parked on the sidewalk in rows (as in
+the Karlsruhe streets KITTI recorded), pedestrians and bicyclists, labelled with these raw SemanticKITTI ids
+(PRBonn/semantic-kitti-api `config/semantic-kitti.yaml` `labels`): 10 car, 11 bicycle, 15 motorcycle,
 18 truck, 20 other-vehicle, 30 person, 31 bicyclist (rider and bicycle), 40 road, 44 parking, 48 sidewalk,
 50 building, 51 fence, 70 vegetation, 71 trunk, 72 terrain, 80 pole, 81 traffic-sign. Things (vehicles,
 bicycles, people) carry an instance id.
@@ -123,24 +122,6 @@ def cylinder(base: Sequence[float], radius: float, height: float, segments: int 
     side = np.concatenate([np.stack([i, j, j + segments], 1), np.stack([i, j + segments, i + segments], 1)])
     caps = np.concatenate([np.stack([np.full_like(i, 2 * segments), j, i], 1),
                            np.stack([np.full_like(i, 2 * segments + 1), i + segments, j + segments], 1)])
-    return v.astype(np.float32), np.concatenate([side, caps]).astype(np.uint32)
-
-
-def plate(center: Sequence[float], outline: np.ndarray, thickness: float, yaw: float = 0.0
-          ) -> tuple[np.ndarray, np.ndarray]:
-    """A flat plate facing along x (then yawed about z): the convex ``outline`` ((n, 2) y, z offsets from
-    ``center``) made a prism ``thickness`` deep. Shapes: -> (2n, 3) float32, (4n - 4, 3) uint32"""
-    n = len(outline)
-    ring = np.concatenate([np.zeros((n, 1)), np.asarray(outline, float)], 1)
-    v = np.concatenate([ring - [thickness / 2, 0, 0], ring + [thickness / 2, 0, 0]])
-    c, s = math.cos(yaw), math.sin(yaw)
-    v = v @ np.array([[c, s, 0], [-s, c, 0], [0, 0, 1]]) + np.asarray(center, float)
-    i = np.arange(n)
-    j = (i + 1) % n
-    side = np.concatenate([np.stack([i, j, j + n], 1), np.stack([i, j + n, i + n], 1)])
-    k = np.arange(1, n - 1)
-    caps = np.concatenate([np.stack([np.zeros_like(k), k + 1, k], 1),
-                           np.stack([np.full_like(k, n), k + n, k + n + 1], 1)])
     return v.astype(np.float32), np.concatenate([side, caps]).astype(np.uint32)
 
 
@@ -360,71 +341,6 @@ def _shrub(street: Street, rng: np.random.Generator, x: float, y: float, z0: flo
                    "vegetation", rng, depth=depth)
 
 
-# Traffic signs as German streets carry them (KITTI drove Karlsruhe). Sizes are the VwV-StVO's size classes
-# (tabled by seton.de, "Verkehrsschilder Größe"): round signs 420 mm across (size 1) or 600 mm (size 2),
-# triangles 630 or 900 mm a side, triangles of size 1 being meant for streets up to 50 km/h and size 2 the
-# rule size off motorways (baustellenabsicherung24.de, "Verkehrszeichen"); square signs are taken at the round
-# ones' sizes (an assumption). Supplementary plates (Zusatzzeichen) are 600 x 330 mm (dewiki "Zusatzzeichen",
-# sign 1048-19; 420 x 231 in proportion for size 1), right under the sign they qualify (rechtslexikon.net,
-# "Zusatzschilder"). At most two regulatory signs share a post, and the lowest edge is at least 2.0 m above a
-# sidewalk (BG BAU, "Verkehrszeichen", eg11048). The mix of shapes is a plausible one, not a count.
-SIGN_SHAPES = {"round": 0.45, "triangle": 0.15, "triangle down": 0.1, "square": 0.2, "diamond": 0.1}
-SIGN_SIZES = {"round": (0.42, 0.6), "triangle": (0.63, 0.9), "triangle down": (0.63, 0.9), "square": (0.42, 0.6),
-              "diamond": (0.42, 0.6)}
-SIGN_SMALL = {"round": 0.2, "triangle": 0.6, "triangle down": 0.6, "square": 0.2, "diamond": 0.2}
-SIGN_EXTRA = (0.6, 0.33)                          # supplementary plate at size 2, width x height
-SIGN_GAP = 0.05                                   # metres between plates on a post
-
-
-def sign_outline(shape: str, size: float) -> np.ndarray:
-    """A sign's outline centred on its middle, (n, 2) y z offsets: ``size`` is a round sign's diameter, a
-    triangle's side or a square's side (a diamond is a square stood on its corner)."""
-    if shape == "round":
-        a = np.linspace(0, 2 * np.pi, 16, endpoint=False)
-        return np.stack([np.cos(a), np.sin(a)], 1) * size / 2
-    if shape in ("triangle", "triangle down"):
-        h = size * math.sqrt(3) / 2
-        out = np.array([[-size / 2, -h / 2], [size / 2, -h / 2], [0.0, h / 2]])
-        return out * [1, -1] if shape == "triangle down" else out
-    half = size / 2
-    square = np.array([[-half, -half], [half, -half], [half, half], [-half, half]])
-    return square @ (np.array([[1, 1], [-1, 1]]) / math.sqrt(2)) if shape == "diamond" else square
-
-
-def _sign_post(street: Street, rng: np.random.Generator, x: float, y: float, z0: float, lower: float,
-               facing: float, post_rng: np.random.Generator | None = None, reflectivity: float | None = None,
-               offset: float = 0.05) -> None:
-    """A sign post at (x, y) on ground z0: one sign (two in one case of five) with a supplementary plate under
-    the lower one in a third of cases, stacked from ``lower`` metres above the ground, ``offset`` metres out on
-    the post's side that the angle ``facing`` (radians from +x) points to. The post (a pole ending at the top
-    plate's top edge) comes first, its reflectivity drawn from ``post_rng``; with no ``post_rng`` the plates
-    hang on a lamp post already there. Plates without a given ``reflectivity`` draw theirs from ``post_rng``
-    after the two sizes the earlier square plates drew, so that a street's other draws stay what they were."""
-    shapes = list(SIGN_SHAPES)
-    plates: list[np.ndarray] = []
-    for _ in range(2 if rng.random() < 0.2 else 1):
-        shape = shapes[int(rng.choice(len(shapes), p=list(SIGN_SHAPES.values())))]
-        small, large = SIGN_SIZES[shape]
-        plates.append(sign_outline(shape, small if rng.random() < SIGN_SMALL[shape] else large))
-    if rng.random() < 0.35:
-        w, h = np.asarray(SIGN_EXTRA) * (0.7 if rng.random() < 0.2 else 1.0)
-        plates.append(np.array([[-w / 2, -h / 2], [w / 2, -h / 2], [w / 2, h / 2], [-w / 2, h / 2]]))
-    top = z0 + lower + sum(np.ptp(p[:, 1]) for p in plates) + SIGN_GAP * (len(plates) - 1)
-    if post_rng is not None:
-        street.add(cylinder((x, y, z0), 0.04, top - z0, 8), "pole", post_rng)
-    if reflectivity is None:
-        assert post_rng is not None
-        post_rng.uniform(0.6, 0.9, size=2)
-        reflectivity = float(np.clip(post_rng.normal(0.85, 0.05), 0.6, 0.95))
-    z = z0 + lower
-    px, py = x + offset * math.cos(facing), y + offset * math.sin(facing)
-    for outline in reversed(plates):                                # bottom up: the supplementary plate first
-        bottom, height = outline[:, 1].min(), np.ptp(outline[:, 1])
-        street.add(plate((px, py, z - bottom), outline, 0.04, facing), "traffic-sign", rng,
-                   reflectivity=reflectivity)
-        z += height + SIGN_GAP
-
-
 @dataclass
 class Junction:
     """A side street leaving the main street at x on one side (a crossroads is two, one per side): road
@@ -480,11 +396,10 @@ def _free(x0: float, x1: float, cuts: Sequence[tuple[float, float]]) -> bool:
 
 
 def _side_street(st: Street, rng: np.random.Generator, j: Junction, curb: float, outer: float, reach: float,
-                 kerb: float, sign_rng: np.random.Generator) -> None:
+                 kerb: float) -> None:
     """The side street of junction j, from the main street's kerb line (``curb`` from its axis) out to
     ``reach``: road, kerbed sidewalks, parked cars, trees and poles, and buildings facing it beyond the main
-    street's own (which stand up to ~25 m from the sidewalk's ``outer`` edge). Signs at its mouth draw from
-    ``sign_rng``."""
+    street's own (which stand up to ~25 m from the sidewalk's ``outer`` edge)."""
     side, a, b = j.side, *j.span
     near = st.road_half
     if curb > near:                                               # the mouth, across a parking strip
@@ -497,9 +412,6 @@ def _side_street(st: Street, rng: np.random.Generator, j: Junction, curb: float,
             size = rng.uniform(1.5, 5.0), rng.uniform(1.2, 3.0)
             _shrub(st, rng, j.x + e * (j.half + j.walk + rng.uniform(0.2, 1.0) + size[0] / 2),
                    side * (outer + rng.uniform(0.2, 1.0) + size[1] / 2), kerb, *size)
-        if sign_rng.random() < 0.5:          # a sign at the mouth, facing the traffic that leaves the side street
-            _sign_post(st, sign_rng, j.x + e * (j.half + 0.35), side * (curb + sign_rng.uniform(0.5, 3.0)), kerb,
-                       sign_rng.uniform(2.0, 2.6), side * np.pi / 2, post_rng=sign_rng)
         y = curb + rng.uniform(3, 8)                              # trees, poles and signs at the kerb
         while y < reach:
             xk, k = j.x + e * (j.half + 0.5), rng.random()
@@ -537,9 +449,6 @@ def build_street(rng: np.random.Generator, x_min: float, x_max: float, sensor_x:
     """A random street along +x between x_min and x_max, with side streets (_junctions); the sensor drives
     along sensor_x in the right lane."""
     st = Street()
-    # the signs' shapes and sizes draw from a generator of their own, so every other part of a street is what it
-    # was with the earlier square plates (spawning does not advance ``rng``)
-    sign_rng = np.random.default_rng(rng.bit_generator.seed_seq.spawn(1)[0])
     half_road = rng.uniform(3.5, 5.5)
     st.road_half = half_road
     st.sensor_y = -half_road / 2
@@ -608,7 +517,7 @@ def build_street(rng: np.random.Generator, x_min: float, x_max: float, sensor_x:
             st.add(heightfield(a, b, y_in, y_out, 1.0, ground, rng, 0.15, 0.04), "terrain", rng)
         for j in junctions:
             if j.side == side:
-                _side_street(st, rng, j, curb, outer, outer + 80, kerb, sign_rng)
+                _side_street(st, rng, j, curb, outer, outer + 80, kerb)
         # trees, poles and signs along the sidewalk
         x = x_min + rng.uniform(0, 6)
         while x < x_max:
@@ -626,15 +535,14 @@ def build_street(rng: np.random.Generator, x_min: float, x_max: float, sensor_x:
                     st.add(blob((x + rng.uniform(2, 4), side * (curb + lawn / 2), r * 0.6), (r, r, r * 0.7),
                                 rng, 0.25), "vegetation", rng, depth=rng.uniform(*HEDGE_DEPTH))
             elif kind < 0.75:
-                r = rng.uniform(0.07, 0.14)
-                st.add(cylinder((x, side * (curb + 0.35), kerb), r, rng.uniform(4.5, 9), 8), "pole", rng)
-                if sign_rng.random() < 0.3:                      # signs are often fixed to lamp posts
-                    _sign_post(st, sign_rng, x, side * (curb + 0.35), kerb, sign_rng.uniform(2.0, 2.6),
-                               np.pi * (side > 0), reflectivity=float(np.clip(sign_rng.normal(0.85, 0.05), 0.6, 0.95)),
-                               offset=r + 0.02)
+                st.add(cylinder((x, side * (curb + 0.35), kerb), rng.uniform(0.07, 0.14), rng.uniform(4.5, 9), 8),
+                       "pole", rng)
             elif kind < 0.9:
                 h = rng.uniform(2.2, 2.8)
-                _sign_post(st, sign_rng, x, side * (curb + 0.35), kerb, h - 0.2, np.pi * (side > 0), post_rng=rng)
+                st.add(cylinder((x, side * (curb + 0.35), kerb), 0.04, h, 8), "pole", rng)
+                plate = (0.04, rng.uniform(0.6, 0.9), rng.uniform(0.6, 0.9))
+                st.add(box((x - side * 0.05, side * (curb + 0.35), kerb + h), plate), "traffic-sign", rng,
+                       reflectivity=float(np.clip(rng.normal(0.85, 0.05), 0.6, 0.95)))
             x += rng.uniform(5, 12)
         # bicycles parked in rows at the sidewalk's edges
         x = x_min + rng.uniform(0, 100)
