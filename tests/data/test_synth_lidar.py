@@ -213,3 +213,41 @@ def test_shrub_clumps_stand_at_the_kerb_where_cars_park(monkeypatch):
             else:                                           # on the grass strip, right at the kerb
                 strip += abs(y) < street.road_half + 2.5 + 3.0
     assert corner >= 3 and strip >= 10
+
+
+@pytest.mark.parametrize("kind, low, high", [("solid", 0.99, 1.0), ("mesh", 0.2, 0.7), ("laths", 0.4, 0.9)])
+def test_fences_let_beams_through_between_their_bars(monkeypatch, kind, low, high):
+    """A mesh or lath fence 8 m from the sensor returns part of the beams that meet it; the rest go on to the
+    wall behind it. A solid fence returns them all."""
+    import pcseg.data.synth_lidar as sl
+
+    monkeypatch.setattr(sl, "FENCE_KINDS", {kind: 1.0})
+    st = sl.Street()
+    sl._fence(st, np.random.default_rng(0), -6.0, 6.0, 8.0, 1.6, 0.08, 0.3)
+    st.add(sl.box((0.0, 12.0, 2.0), (20.0, 0.2, 4.0)), "building", np.random.default_rng(0))
+    points, labels = sl.StreetScanner(st).scan((0.0, 0.0, 1.0), np.random.default_rng(1))
+    cls = labels & 0xFFFF
+    low_angle = points[:, 2] < 1.5                          # beams at the fence's height, not above it
+    # beams towards the fence's middle (|x| < 4 m at the fence): they meet the fence or pass it to the wall
+    ahead = low_angle & (np.abs(points[:, 0] / points[:, 1].clip(1e-3)) < 0.5) & (points[:, 1] > 0)
+    fence, wall = (cls[ahead] == sl.RAW_IDS["fence"]).sum(), (cls[ahead] == sl.RAW_IDS["building"]).sum()
+    assert fence + wall > 500 and low <= fence / (fence + wall) <= high
+    assert np.all(points[cls == sl.RAW_IDS["fence"], 2] <= 1.6 + 0.05)
+
+
+def test_fence_kinds_leave_the_rest_of_the_street_as_it_was(monkeypatch):
+    """The fences draw their kinds and bars from a generator of their own: another mix of kinds changes the
+    fences and nothing else, their reflectivities included."""
+    import pcseg.data.synth_lidar as sl
+
+    def parts(street):
+        return sorted((p.cls, p.vertices.tobytes() if p.cls != "fence" else b"", p.reflectivity) for p in street.parts)
+
+    for seq in range(3):
+        mixed = sl.build_street(np.random.default_rng([0, seq]), -110.0, 110.0, (0.0, 5.0))
+        with monkeypatch.context() as m:
+            m.setattr(sl, "FENCE_KINDS", {"solid": 1.0})
+            solid = sl.build_street(np.random.default_rng([0, seq]), -110.0, 110.0, (0.0, 5.0))
+        assert parts(mixed) == parts(solid)
+        fences = [len(p.triangles) for p in mixed.parts if p.cls == "fence"]
+        assert all(len(p.triangles) == 12 for p in solid.parts if p.cls == "fence") and max(fences) > 12
