@@ -85,20 +85,6 @@ GRASS_DEPTH = 0.03
 # far side of the cabin, or not at all.
 GLASS_DEPTH, GLASS_DROP = 0.4, 0.4
 SURFACE_DEPTH = {"vegetation": FOLIAGE_DEPTH, "terrain": GRASS_DEPTH}
-# Garden fences (SemanticKITTI's fence: fences and small walls) are mostly see-through: beams pass between
-# their bars and laths to what stands behind. Kinds and shares (the shares an assumption):
-# - "mesh": double-wire mesh panels (Doppelstabmatten), the common German garden fence: vertical bars of 5 mm
-#   every 50 mm welded between twin horizontal bars every 200 mm (bars of 5, 6 or 8 mm, mesh 50 x 200 mm:
-#   doppelstabmattenzaun-versand.de), on posts of 60 x 40 mm every 2.5 m (panel width, an assumption);
-# - "laths": a picket fence (Lattenzaun, Staketenzaun): laths 4-9 cm wide, 4-10 cm apart (about one lath
-#   width: sichtschutzzaeune.net; 6 cm: hausgarten.net; at most 12 cm, the railing rule for children's heads:
-#   derkleinegarten.de), nailed to two rails, on posts every 2.5-4 m (3-4 m: the same sources);
-# - "solid": a garden wall or privacy panel, one closed face (what every fence was before).
-FENCE_KINDS = {"mesh": 0.4, "laths": 0.3, "solid": 0.3}
-# A beam is not a line: its footprint is about 3 x 1.5 mrad (Velodyne VLS-128 manual, Table F-1, beam
-# divergence), 3 x 1.5 cm at 10 m, and one that clips a bar with part of it still returns. Thin members are
-# drawn this much wider (and taller) than they are, half that footprint.
-FOOTPRINT = 0.015
 STEP = 1.2                             # metres between scans (about 12 m/s at 10 Hz)
 DEFAULT_SEQUENCES = ("00", "08")
 DEFAULT_SCANS = 3
@@ -124,15 +110,6 @@ def box(center: Sequence[float], size: Sequence[float], yaw: float = 0.0) -> tup
     f = np.array([[0, 1, 3], [0, 3, 2], [4, 6, 7], [4, 7, 5], [0, 4, 5], [0, 5, 1],
                   [2, 3, 7], [2, 7, 6], [0, 2, 6], [0, 6, 4], [1, 5, 7], [1, 7, 3]], dtype=np.uint32)
     return v.astype(np.float32), f
-
-
-def boxes(centers: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Many axis-aligned boxes as one mesh. Shapes: (n, 3), (n, 3) -> (8n, 3) float32, (12n, 3) uint32"""
-    unit, f = box((0.0, 0.0, 0.0), (2.0, 2.0, 2.0))
-    centers, sizes = np.asarray(centers, np.float64), np.asarray(sizes, np.float64)
-    v = unit[None] * (sizes[:, None] / 2) + centers[:, None]
-    f = f[None] + (8 * np.arange(len(centers), dtype=np.uint32))[:, None, None]
-    return v.reshape(-1, 3).astype(np.float32), f.reshape(-1, 3)
 
 
 def cylinder(base: Sequence[float], radius: float, height: float, segments: int = 12) -> tuple[np.ndarray, np.ndarray]:
@@ -196,12 +173,6 @@ class Part:
     drop: float = 0.0                        # share of its returns lost (glass)
 
 
-def draw_reflectivity(cls: str, rng: np.random.Generator) -> float:
-    """A part's reflectivity: REFLECTIVITY's mean and spread for ``cls``, one normal draw from ``rng``."""
-    mean, spread = REFLECTIVITY[cls]
-    return float(np.clip(rng.normal(mean, spread / 2), 0.05, 0.95))
-
-
 @dataclass
 class Street:
     """A procedural street: triangle parts with a class, an instance id and a reflectivity each."""
@@ -216,7 +187,8 @@ class Street:
             instance: int = 0, reflectivity: float | None = None, depth: float | None = None,
             drop: float = 0.0) -> None:
         if reflectivity is None:
-            reflectivity = draw_reflectivity(cls, rng)
+            mean, spread = REFLECTIVITY[cls]
+            reflectivity = float(np.clip(rng.normal(mean, spread / 2), 0.05, 0.95))
         depth = SURFACE_DEPTH.get(cls, 0.0) if depth is None else depth
         self.parts.append(Part(mesh[0], mesh[1], cls, instance, reflectivity, depth, drop))
 
@@ -369,44 +341,6 @@ def _shrub(street: Street, rng: np.random.Generator, x: float, y: float, z0: flo
                    "vegetation", rng, depth=depth)
 
 
-def _fence(street: Street, rng: np.random.Generator, a: float, b: float, c: float, height: float,
-           thickness: float, reflectivity: float, along: str = "x") -> None:
-    """A garden fence ``height`` high from ``a`` to ``b`` along x at y = ``c`` (``along="y"``: along y at
-    x = ``c``), of a kind drawn from FENCE_KINDS with ``rng`` (the street's fence generator, so that every
-    other part of the street is drawn as before); a solid one is ``thickness`` thick, as fences were."""
-    kinds = list(FENCE_KINDS)
-    kind = kinds[int(rng.choice(len(kinds), p=list(FENCE_KINDS.values())))]
-    lo, hi = min(a, b), max(a, b)
-    parts: list[tuple[float, float, float, float, float, float]] = []   # (u, v, z, size u, size v, size z)
-    if kind == "solid":
-        parts.append(((lo + hi) / 2, 0.0, height / 2, hi - lo, thickness, height))
-    else:
-        spacing = 2.5 if kind == "mesh" else rng.uniform(2.5, 4.0)
-        post = (0.06, 0.04) if kind == "mesh" else (0.08, 0.08)
-        for u in np.arange(lo, hi + 1e-6, spacing):
-            parts.append((u, 0.0, height / 2, post[0], post[1], height))
-        z0 = 0.04                                                    # panels and laths clear the ground
-        if kind == "mesh":
-            for u in np.arange(lo + 0.025, hi, 0.05):                # vertical bars, 5 mm
-                parts.append((u, 0.0, (z0 + height) / 2, 0.005 + FOOTPRINT, 0.005, height - z0))
-            for z in np.arange(z0 + 0.05, height, 0.2):              # twin horizontal bars, 6 mm
-                parts.append(((lo + hi) / 2, 0.0, z, hi - lo, 0.017, 0.006 + FOOTPRINT))
-        else:
-            width = rng.uniform(0.04, 0.09)
-            pitch = width + rng.uniform(0.04, 0.1)
-            for u in np.arange(lo + pitch / 2, hi, pitch):          # laths in front of the rails
-                parts.append((u, -0.02, (z0 + height) / 2, width + FOOTPRINT, 0.02, height - z0))
-            for z in (z0 + 0.2, height - 0.2):
-                parts.append(((lo + hi) / 2, 0.02, z, hi - lo, 0.04, 0.08))
-    p = np.array(parts, dtype=np.float64)
-    u, v, z, su, sv, sz = p.T
-    if along == "x":
-        centers, sizes = np.stack([u, c + v, z], 1), np.stack([su, sv, sz], 1)
-    else:
-        centers, sizes = np.stack([c + v, u, z], 1), np.stack([sv, su, sz], 1)
-    street.add(boxes(centers, sizes), "fence", rng, reflectivity=reflectivity)
-
-
 @dataclass
 class Junction:
     """A side street leaving the main street at x on one side (a crossroads is two, one per side): road
@@ -462,7 +396,7 @@ def _free(x0: float, x1: float, cuts: Sequence[tuple[float, float]]) -> bool:
 
 
 def _side_street(st: Street, rng: np.random.Generator, j: Junction, curb: float, outer: float, reach: float,
-                 kerb: float, fence_rng: np.random.Generator) -> None:
+                 kerb: float) -> None:
     """The side street of junction j, from the main street's kerb line (``curb`` from its axis) out to
     ``reach``: road, kerbed sidewalks, parked cars, trees and poles, and buildings facing it beyond the main
     street's own (which stand up to ~25 m from the sidewalk's ``outer`` edge)."""
@@ -504,8 +438,8 @@ def _side_street(st: Street, rng: np.random.Generator, j: Junction, curb: float,
             gap = rng.uniform(2, 10)
             if rng.random() < 0.6:                                # a garden fence or wall along the sidewalk
                 fh = rng.uniform(0.8, 1.8)
-                _fence(st, fence_rng, side * y, side * (y + blen + gap), j.x + e * (j.half + j.walk + 0.3), fh, 0.08,
-                       draw_reflectivity("fence", rng), along="y")
+                st.add(box((j.x + e * (j.half + j.walk + 0.3), side * (y + (blen + gap) / 2), fh / 2),
+                           (0.08, blen + gap, fh)), "fence", rng)
             y += blen + gap
     if rng.random() < 0.5:                                        # a car waiting to turn into the main street
         _car(st, rng, j.x - side * j.half / 2, side * (curb + rng.uniform(2.6, 6)), -side * np.pi / 2)
@@ -515,9 +449,6 @@ def build_street(rng: np.random.Generator, x_min: float, x_max: float, sensor_x:
     """A random street along +x between x_min and x_max, with side streets (_junctions); the sensor drives
     along sensor_x in the right lane."""
     st = Street()
-    # the fences' kinds and bars come from a generator of their own, so every other part is drawn as it was
-    # before fences had kinds (spawning does not advance ``rng``)
-    fence_rng = np.random.default_rng(rng.bit_generator.seed_seq.spawn(1)[0])
     half_road = rng.uniform(3.5, 5.5)
     st.road_half = half_road
     st.sensor_y = -half_road / 2
@@ -586,7 +517,7 @@ def build_street(rng: np.random.Generator, x_min: float, x_max: float, sensor_x:
             st.add(heightfield(a, b, y_in, y_out, 1.0, ground, rng, 0.15, 0.04), "terrain", rng)
         for j in junctions:
             if j.side == side:
-                _side_street(st, rng, j, curb, outer, outer + 80, kerb, fence_rng)
+                _side_street(st, rng, j, curb, outer, outer + 80, kerb)
         # trees, poles and signs along the sidewalk
         x = x_min + rng.uniform(0, 6)
         while x < x_max:
@@ -646,13 +577,13 @@ def build_street(rng: np.random.Generator, x_min: float, x_max: float, sensor_x:
                     _hedge(st, rng, x, x + blen, side * (outer + setback * rng.uniform(0.3, 0.6)))
                 elif setback > 1.0 and rng.random() < 0.6:     # or a garden fence / wall
                     fh = rng.uniform(0.8, 1.8)
-                    _fence(st, fence_rng, x, x + blen, side * (outer + 0.4), fh, 0.08, draw_reflectivity("fence", rng))
+                    st.add(box((x + blen / 2, side * (outer + 0.4), fh / 2), (blen, 0.08, fh)), "fence", rng)
                 x += blen + rng.uniform(0, 3)
             else:
                 gap = min(rng.uniform(6, 20), nxt - x)
                 if rng.random() < 0.8:
                     fh = rng.uniform(0.9, 1.8)
-                    _fence(st, fence_rng, x, x + gap, side * (outer + 0.6), fh, 0.06, draw_reflectivity("fence", rng))
+                    st.add(box((x + gap / 2, side * (outer + 0.6), fh / 2), (gap, 0.06, fh)), "fence", rng)
                 if rng.random() < 0.7:                           # a hedge along the property line
                     _hedge(st, rng, x, x + gap, side * (outer + rng.uniform(0.8, 1.6)))
                 for _ in range(int(rng.integers(2, 6))):
