@@ -84,13 +84,6 @@ GRASS_DEPTH = 0.03
 # Car windows: glass passes most of the near-infrared beam (905 nm), which returns from the seats and the
 # far side of the cabin, or not at all.
 GLASS_DEPTH, GLASS_DROP = 0.4, 0.4
-# A tree crown is not a closed shell: some beams pass through the gaps between its branches and leaf clusters
-# and return from whatever stands behind it (a facade, the ground, another tree), so a facade behind street
-# trees reads as fragments among foliage points. The share of a crown that light passes is what the USDA
-# Forest Service's crown-condition survey scores as foliage transparency (Schomaker et al. 2007, GTR SRS-102:
-# skylight seen through the foliated crown, in 5 % classes; healthy broadleaf crowns mostly 10-30 %). Each
-# crown draws its own share from CROWN_GAP; clipped hedges and shrubs stay closed (HEDGE_DEPTH).
-CROWN_GAP = (0.1, 0.35)
 SURFACE_DEPTH = {"vegetation": FOLIAGE_DEPTH, "terrain": GRASS_DEPTH}
 STEP = 1.2                             # metres between scans (about 12 m/s at 10 Hz)
 DEFAULT_SEQUENCES = ("00", "08")
@@ -178,7 +171,6 @@ class Part:
     reflectivity: float
     depth: float = 0.0                       # mean depth (m) of returns inside the surface; 0 = solid
     drop: float = 0.0                        # share of its returns lost (glass)
-    gap: float = 0.0                         # share of the beams that pass through it (a crown's gaps)
 
 
 @dataclass
@@ -190,19 +182,15 @@ class Street:
     road_half: float = 0.0                   # the main street's half width
     junctions: list[Junction] = field(default_factory=list)   # side streets (build_street)
     next_instance: int = 1
-    # draws added to the generator after the layout was fixed (crown gaps), from a generator of their own so
-    # that every street keeps the layout it had without them (build_street spawns it; spawning does not
-    # advance the layout's generator)
-    extra_rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
 
     def add(self, mesh: tuple[np.ndarray, np.ndarray], cls: str, rng: np.random.Generator,
             instance: int = 0, reflectivity: float | None = None, depth: float | None = None,
-            drop: float = 0.0, gap: float = 0.0) -> None:
+            drop: float = 0.0) -> None:
         if reflectivity is None:
             mean, spread = REFLECTIVITY[cls]
             reflectivity = float(np.clip(rng.normal(mean, spread / 2), 0.05, 0.95))
         depth = SURFACE_DEPTH.get(cls, 0.0) if depth is None else depth
-        self.parts.append(Part(mesh[0], mesh[1], cls, instance, reflectivity, depth, drop, gap))
+        self.parts.append(Part(mesh[0], mesh[1], cls, instance, reflectivity, depth, drop))
 
     def new_instance(self) -> int:
         self.next_instance += 1
@@ -317,7 +305,7 @@ def _tree(street: Street, rng: np.random.Generator, x: float, y: float, z0: floa
     street.add(cylinder((x, y, z0), r, trunk_h + 0.8, 10), "trunk", rng)
     crown = rng.uniform(1.5, 3.2)
     street.add(blob((x, y, z0 + trunk_h + crown * 0.8), (crown, crown, crown * rng.uniform(0.8, 1.3)), rng),
-               "vegetation", rng, gap=float(street.extra_rng.uniform(*CROWN_GAP)))
+               "vegetation", rng)
 
 
 def _hedge(street: Street, rng: np.random.Generator, x0: float, x1: float, y: float) -> None:
@@ -460,7 +448,7 @@ def _side_street(st: Street, rng: np.random.Generator, j: Junction, curb: float,
 def build_street(rng: np.random.Generator, x_min: float, x_max: float, sensor_x: tuple[float, float]) -> Street:
     """A random street along +x between x_min and x_max, with side streets (_junctions); the sensor drives
     along sensor_x in the right lane."""
-    st = Street(extra_rng=np.random.default_rng(rng.bit_generator.seed_seq.spawn(1)[0]))
+    st = Street()
     half_road = rng.uniform(3.5, 5.5)
     st.road_half = half_road
     st.sensor_y = -half_road / 2
@@ -686,7 +674,6 @@ class StreetScanner:
         self.refl = np.array([p.reflectivity for p in street.parts] + [0.0], dtype=np.float32)
         self.depth = np.array([p.depth for p in street.parts] + [0.0], dtype=np.float32)
         self.drop = np.array([p.drop for p in street.parts] + [0.0], dtype=np.float32)
-        self.gap = np.array([p.gap for p in street.parts] + [0.0], dtype=np.float32)
         self.directions = beam_directions(rows, cols)
 
     def scan(self, origin: Sequence[float], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -701,9 +688,6 @@ class StreetScanner:
         t = hit["t_hit"].numpy()
         gid = hit["geometry_ids"].numpy().astype(np.int64)
         normal = hit["primitive_normals"].numpy()
-        if self.gap.any():
-            # the gaps' draws come from a generator of their own, so the scan's other draws keep their order
-            self._through_gaps(rays, t, gid, normal, np.random.default_rng(rng.bit_generator.seed_seq.spawn(1)[0]))
         ok = np.isfinite(t) & (t <= MAX_RANGE) & (gid >= 0) & (gid < len(self.raw) - 1)
         t, gid, normal, d = t[ok], gid[ok], normal[ok], d[ok]
         cos_inc = np.abs(np.einsum("ij,ij->i", normal, d))
@@ -717,37 +701,6 @@ class StreetScanner:
         points = np.concatenate([xyz, remission[keep, None]], 1).astype(np.float32)
         labels = (self.raw[gid[keep]] | (self.instance[gid[keep]] << 16)).astype(np.uint32)
         return points, labels
-
-    def _through_gaps(self, rays: np.ndarray, t: np.ndarray, gid: np.ndarray, normal: np.ndarray,
-                      rng: np.random.Generator, max_casts: int = 8) -> None:
-        """Beams that hit a part with gaps (a crown) pass it with probability ``Part.gap`` and go on to the
-        next surface; ``t``, ``gid`` and ``normal`` are updated in place for them. A passing beam is cast
-        again from just past each surface of that part it meets (a crown's far side, its bumps) until it
-        leaves it; at another part with gaps it draws again.
-
-        Shapes: rays (R, 6) origin and unit direction; t (R,) float32; gid (R,) int64; normal (R, 3)
-        """
-        o3d = self._o3d
-        last = len(self.gap) - 1                       # the lookup tables' "no part" entry
-        part = np.minimum(gid, last)
-        idx = np.flatnonzero(rng.random(len(t)) < self.gap[part])
-        inside = part[idx]                             # the part each passing beam is going through
-        for _ in range(max_casts):
-            if not len(idx):
-                break
-            start = t[idx] + 1e-3
-            sub = rays[idx].copy()
-            sub[:, :3] += sub[:, 3:] * start[:, None]
-            hit = self.scene.cast_rays(o3d.core.Tensor(np.ascontiguousarray(sub)), nthreads=0)
-            t[idx] = start + hit["t_hit"].numpy()
-            g = hit["geometry_ids"].numpy().astype(np.int64)
-            gid[idx] = g
-            normal[idx] = hit["primitive_normals"].numpy()
-            g = np.minimum(g, last)
-            same = g == inside
-            again = ~same & (rng.random(len(idx)) < self.gap[g])
-            go_on = same | again
-            idx, inside = idx[go_on], g[go_on]
 
 
 # ----------------------------------------------------------------------------------------------- writing
